@@ -1,0 +1,42 @@
+# Two entry points: `make up` starts the platform, `make test` runs the tests.
+# Each installs what it needs on a fresh Debian 12 machine (as root) and is safe to run again.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+export PAAS_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: up test system venv stack lint unit e2e clean
+
+up: system venv stack
+	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
+	$(VENV)/bin/paas up
+
+test: system venv stack lint
+	$(VENV)/bin/pytest -ra
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: venv
+	$(VENV)/bin/pytest -ra -m "not e2e"
+
+e2e: system venv stack
+	$(VENV)/bin/pytest -ra -m e2e
+
+system:
+	@scripts/install-system
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	@touch $@
+
+stack: venv
+	@$(PYTHON) manage.py stack_build
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from apps.models import App, Key
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Key)
+class KeyAdmin(admin.ModelAdmin):
+    list_display = ["fingerprint", "user", "comment", "created_at"]

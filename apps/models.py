@@ -1,0 +1,42 @@
+"""Apps, and the SSH keys their owners push with."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+APP_NAME_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
+APP_NAME_RULE = (
+    "3 to 30 characters: lowercase letters, digits and dashes, starting with a letter and not ending with a dash"
+)
+
+app_name_validator = RegexValidator(APP_NAME_PATTERN, f"An app name has {APP_NAME_RULE}.")
+
+
+class App(models.Model):
+    """A named application, owned by one user; its releases, formation and builds hang off it."""
+
+    name = models.CharField(max_length=30, unique=True, validators=[app_name_validator])
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apps")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Key(models.Model):
+    """An SSH public key with which its user may git push to the apps they own."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="keys")
+    fingerprint = models.CharField(max_length=100, unique=True)
+    public_key = models.TextField()
+    comment = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.fingerprint} {self.comment}".strip()

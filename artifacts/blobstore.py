@@ -1,0 +1,62 @@
+"""A content-addressed blob store for slugs and pushed sources, checksummed with SHA-256."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+from paas.errors import InvalidInput, NotFound
+
+_CHUNK = 1024 * 1024
+
+
+def _root() -> Path:
+    return Path(settings.DATA_DIR) / "blobs" / "sha256"
+
+
+def _path(digest: str) -> Path:
+    algorithm, _, hexdigest = digest.partition(":")
+    if algorithm != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+        raise InvalidInput(f"{digest!r} is not a sha256 blob digest")
+    return _root() / hexdigest[:2] / hexdigest
+
+
+def blob_put_file(source: Path) -> tuple[str, int]:
+    """Stores a copy of the file at `source`; returns its digest and size. Storing twice is a no-op."""
+    root = _root()
+    root.mkdir(parents=True, exist_ok=True)
+    sha = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as reader, tempfile.NamedTemporaryFile(dir=root, delete=False) as writer:
+        while chunk := reader.read(_CHUNK):
+            sha.update(chunk)
+            writer.write(chunk)
+            size += len(chunk)
+    digest = f"sha256:{sha.hexdigest()}"
+    target = _path(digest)
+    target.parent.mkdir(exist_ok=True)
+    os.replace(writer.name, target)
+    return digest, size
+
+
+def blob_path(digest: str, *, verify: bool = True) -> Path:
+    """The local path of a stored blob, after checking that its content still matches its digest."""
+    path = _path(digest)
+    if not path.exists():
+        raise NotFound(f"blob {digest} is not in the store")
+    if verify:
+        sha = hashlib.sha256()
+        with open(path, "rb") as reader:
+            while chunk := reader.read(_CHUNK):
+                sha.update(chunk)
+        if f"sha256:{sha.hexdigest()}" != digest:
+            raise NotFound(f"blob {digest} is corrupt in the store")
+    return path
+
+
+def blob_copy_to(digest: str, target: Path) -> None:
+    """Copies a verified blob out of the store."""
+    shutil.copyfile(blob_path(digest), target)

@@ -1,0 +1,18 @@
+"""Writes on artifacts."""
+
+from artifacts.models import Artifact, ArtifactKind
+
+
+def artifact_create(*, app, image: str, image_id: str, slug_digest: str = "", slug_size=None) -> Artifact:
+    """Records an image that can run `app`'s processes; a slug digest marks a buildpack build."""
+    artifact = Artifact(
+        app=app,
+        kind=ArtifactKind.SLUG if slug_digest else ArtifactKind.IMAGE,
+        image=image,
+        image_id=image_id,
+        slug_digest=slug_digest,
+        slug_size=slug_size,
+    )
+    artifact.full_clean()
+    artifact.save()
+    return artifact

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BuildpacksConfig(AppConfig):
+    name = "buildpacks"
+    verbose_name = "Builds"

@@ -1,0 +1,155 @@
+"""The build pipeline: pushed source -> slug (buildpacks, in a stack container) -> runtime image -> release.
+
+A failed build raises BuildFailed with a message for the pusher; it changes nothing that runs.
+"""
+
+import logging
+import shutil
+import tarfile
+from pathlib import Path
+
+from django.conf import settings
+
+from artifacts.blobstore import blob_copy_to, blob_put_file
+from artifacts.services import artifact_create
+from buildpacks.models import Build
+from buildpacks.procfile import procfile_parse, release_default_processes
+from buildpacks.services import build_fail, build_log_append, build_succeed, scratch_dir, scratch_remove
+from buildpacks.stack import RUNTIME_PATH, stack_ensure
+from formations.services import formation_deploy
+from hosts.engine import DockerBuildEngine, tar_of_directory
+from paas.errors import PaasError
+from releases.services import release_create
+
+log = logging.getLogger("paas.builds")
+
+BUILTIN_BUILDPACKS = Path(__file__).parent / "builtin"
+BUILDER = Path(__file__).parent / "scripts" / "builder"
+CONTAINER_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+class BuildFailed(PaasError):
+    """The app's build did not succeed; the message says why."""
+
+
+def build_execute(build: Build) -> None:
+    """Builds, releases and deploys one pushed commit; records the outcome on the build."""
+    work = scratch_dir(f"build-{build.pk}-")
+
+    def output(text: str) -> None:
+        build_log_append(build=build, text=text)
+
+    try:
+        output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
+        engine = DockerBuildEngine(settings.DOCKER_HOST)
+        stack = stack_ensure(engine, output)
+        slug = _compile(engine, stack, build, work, output)
+        processes = _slug_processes(slug)
+        output(f"       Procfile declares types -> {', '.join(sorted(processes)) or '(none)'}\n")
+        artifact = _runtime_artifact(engine, stack, build, slug, output)
+        release = release_create(
+            app=build.app,
+            artifact=artifact,
+            processes=processes,
+            actor=build.created_by,
+            description=f"Deploy {build.revision[:7]}",
+        )
+        formation_deploy(app=build.app, release=release, actor=build.created_by)
+        output(f"-----> Released v{release.version}\n")
+        build_succeed(build=build, release=release)
+    except PaasError as error:
+        output(f" !     {error}\n")
+        build_fail(build=build, error=str(error))
+    except Exception as error:
+        log.exception("build %s failed", build.pk)
+        output(f" !     Internal error while building: {error}\n")
+        build_fail(build=build, error=f"internal error: {error}")
+    finally:
+        scratch_remove(work)
+
+
+def _build_env() -> tuple[dict, dict]:
+    env = {"STACK": "paas-bookworm", "PATH": RUNTIME_PATH, "LANG": "C.UTF-8", "HOME": "/app"}
+    binds = {}
+    bundle = settings.PAAS_BUILD_CA_BUNDLE
+    if bundle and Path(bundle).is_file():
+        binds[bundle] = {"bind": CONTAINER_CA_BUNDLE, "mode": "ro"}
+        env.update(
+            SSL_CERT_FILE=CONTAINER_CA_BUNDLE, PIP_CERT=CONTAINER_CA_BUNDLE, REQUESTS_CA_BUNDLE=CONTAINER_CA_BUNDLE
+        )
+    return env, binds
+
+
+def _cache_volume(build: Build) -> str:
+    return f"paas-cache-{settings.PAAS_INSTANCE}-{build.app.name}"
+
+
+def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
+    """Runs detect, compile and release on the source in a stack container; returns the slug tarball."""
+    source = work / "source.tar"
+    blob_copy_to(build.source_digest, source)
+    env, binds = _build_env()
+    binds[_cache_volume(build)] = {"bind": "/cache", "mode": "rw"}
+    with engine.container(
+        stack, command=["/bin/bash", "/paas-build/builder"], env=env, binds=binds, build_id=build.pk
+    ) as container:
+        container.put_archive("/app", source)
+        container.put_archive("/", _build_kit())
+        status = container.run(output)
+        if status != 0:
+            raise BuildFailed(f"Build failed: the buildpack exited with status {status}; see the output above")
+        slug = work / "slug.tar"
+        container.get_archive("/app", slug)
+    return slug
+
+
+def _build_kit() -> bytes:
+    """The builder script and the built-in buildpacks, as a tar placed at /paas-build."""
+    kit = scratch_dir("kit-")
+    try:
+        root = kit / "paas-build"
+        shutil.copytree(BUILTIN_BUILDPACKS, root / "buildpacks")
+        shutil.copyfile(BUILDER, root / "builder")
+        return tar_of_directory(root, "paas-build", executable=True)
+    finally:
+        scratch_remove(kit)
+
+
+def _slug_processes(slug: Path) -> dict[str, str]:
+    """Process types: the buildpack's defaults, overridden by the Procfile."""
+    with tarfile.open(slug) as tar:
+        release_text = _member_text(tar, "app/.release")
+        procfile_text = _member_text(tar, "app/Procfile")
+    processes = release_default_processes(release_text)
+    processes.update(procfile_parse(procfile_text))
+    return processes
+
+
+def _member_text(tar: tarfile.TarFile, name: str) -> str:
+    try:
+        member = tar.extractfile(name)
+    except KeyError:
+        return ""
+    return member.read().decode("utf-8", errors="replace") if member else ""
+
+
+def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output):
+    """The stack image plus the slug at /app, committed as the runtime image."""
+    output("-----> Storing the slug\n")
+    digest, size = blob_put_file(slug)
+    output(f"       Slug is {size / 1024 / 1024:.1f} MB\n")
+    repository = f"paas-app/{build.app.name}"
+    tag = f"{settings.PAAS_INSTANCE}-build-{build.pk}"
+    conf = {
+        "Entrypoint": ["/usr/local/bin/paas-launch"],
+        "Cmd": ["/bin/bash"],
+        "WorkingDir": "/app",
+        "Env": [f"PATH={RUNTIME_PATH}", "LANG=C.UTF-8", "HOME=/app"],
+        "Labels": {"paas.app": build.app.name, "paas.build": str(build.pk)},
+    }
+    with engine.container(stack, command=["/bin/true"], env={}, binds={}, build_id=build.pk) as container:
+        container.put_archive("/", slug)
+        image_id = container.commit(repository, tag, conf)
+    return artifact_create(
+        app=build.app, image=f"{repository}:{tag}", image_id=image_id, slug_digest=digest, slug_size=size
+    )

@@ -1,0 +1,89 @@
+"""Writes on builds and on the git repositories pushes land in."""
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from apps.models import App
+from artifacts.blobstore import blob_put_file
+from buildpacks.models import Build, BuildState
+
+HOOK_SOURCE = Path(__file__).parent / "hook.py"
+
+
+def repo_path(app: App) -> Path:
+    """Where `app`'s bare git repository lives."""
+    return Path(settings.DATA_DIR) / "repos" / f"{app.name}.git"
+
+
+def repo_ensure(app: App) -> Path:
+    """`app`'s bare repository, created on first push, with the platform's pre-receive hook installed."""
+    path = repo_path(app)
+    if not (path / "HEAD").exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
+    hook = path / "hooks" / "pre-receive"
+    hook.write_text(f"#!{sys.executable}\n" + HOOK_SOURCE.read_text())
+    hook.chmod(0o755)
+    return path
+
+
+def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
+    """Stores the pushed source and queues its build."""
+    from buildpacks.tasks import build_run
+
+    digest, _ = blob_put_file(source_path)
+    with transaction.atomic():
+        build = Build(app=app, revision=revision, source_digest=digest, created_by=actor)
+        build.full_clean()
+        build.save()
+        transaction.on_commit(lambda: build_run.delay(build.pk))
+    return build
+
+
+def build_log_append(*, build: Build, text: str) -> None:
+    """Appends output to a build's log, where pushers and `paas builds log` read it as it grows."""
+    if text:
+        Build.objects.filter(pk=build.pk).update(log=Concat("log", Value(text)))
+
+
+def build_start(*, build: Build) -> bool:
+    """Marks a build as building, unless another build of the same app is running (then False)."""
+    with transaction.atomic():
+        busy = Build.objects.filter(app_id=build.app_id, state=BuildState.BUILDING).exclude(pk=build.pk)
+        if busy.exists():
+            return False
+        started = Build.objects.filter(Q(state=BuildState.PENDING) | Q(state=BuildState.BUILDING), pk=build.pk).update(
+            state=BuildState.BUILDING, started_at=timezone.now()
+        )
+    return bool(started)
+
+
+def build_succeed(*, build: Build, release) -> None:
+    """Records that a build made `release`."""
+    Build.objects.filter(pk=build.pk).update(state=BuildState.SUCCEEDED, release=release, finished_at=timezone.now())
+
+
+def build_fail(*, build: Build, error: str) -> None:
+    """Records why a build failed; nothing that runs has changed."""
+    Build.objects.filter(pk=build.pk).update(state=BuildState.FAILED, error=error, finished_at=timezone.now())
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A fresh working directory under DATA_DIR/tmp; the caller removes it."""
+    root = Path(settings.DATA_DIR) / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+
+
+def scratch_remove(path: Path) -> None:
+    """Removes a working directory made by `scratch_dir`."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,185 @@
+"""The git receiver: an SSH server that lets a key's owner push to (and fetch from) their apps.
+
+Only `git-receive-pack` and `git-upload-pack` run, on repositories of apps the key's user owns.
+Each push gets a Unix socket through which its pre-receive hook hands over the pushed commit
+and reads the build log back.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import shlex
+from pathlib import Path
+
+import asyncssh
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.selectors import app_get, key_user, user_get
+from buildpacks.push import push_stream
+from buildpacks.services import repo_ensure, scratch_dir, scratch_remove
+from paas.errors import Forbidden, InvalidInput, PaasError
+
+log = logging.getLogger("paas.git")
+
+GIT_SERVICES = ("git-receive-pack", "git-upload-pack")
+_REPO_PATH = re.compile(r"^/?([a-z0-9-]+?)(?:\.git)?/?$")
+
+
+def parse_git_command(command: str | None) -> tuple[str, str]:
+    """`git-receive-pack '/myapp.git'` -> ("git-receive-pack", "myapp")."""
+    if not command:
+        raise InvalidInput("this server only takes git pushes: git push paas main")
+    try:
+        words = shlex.split(command)
+    except ValueError as error:
+        raise InvalidInput(f"cannot parse the command {command!r}") from error
+    if len(words) != 2 or words[0] not in GIT_SERVICES:
+        raise InvalidInput(f"{words[0] if words else command!r} is not allowed; only git push and fetch are")
+    match = _REPO_PATH.match(words[1])
+    if not match:
+        raise InvalidInput(f"{words[1]!r} is not an app repository; use ssh://git@HOST:PORT/APP.git")
+    return words[0], match.group(1)
+
+
+class GitSSHServer(asyncssh.SSHServer):
+    """Authenticates pushers by their registered SSH public keys."""
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        user = await sync_to_async(key_user)(fingerprint=key.get_fingerprint("sha256"))
+        if user is None:
+            return False
+        self._conn.set_extra_info(paas_user_id=user.pk)
+        return True
+
+
+def _authorize(user_id: int, app_name: str):
+    user = user_get(user_id=user_id)
+    try:
+        return user, app_get(user=user, name=app_name)
+    except PaasError as error:
+        raise Forbidden(f"app {app_name!r} does not exist or you may not push to it") from error
+
+
+async def handle_session(process: asyncssh.SSHServerProcess) -> None:
+    """One SSH session: a git service on one app's repository."""
+    try:
+        service, app_name = parse_git_command(process.command)
+        user, app = await sync_to_async(_authorize)(process.get_extra_info("paas_user_id"), app_name)
+        repo = await sync_to_async(repo_ensure)(app)
+        status = await _run_git(process, service, repo, user, app)
+    except PaasError as error:
+        process.stderr.write(f"error: {error}\n".encode())
+        status = 1
+    except Exception:
+        log.exception("git session failed")
+        process.stderr.write(b"error: internal error in the git receiver; see the platform's log\n")
+        status = 1
+    process.exit(status)
+
+
+async def _run_git(process, service: str, repo: Path, user, app) -> int:
+    push_dir = await sync_to_async(scratch_dir)("push-")
+    socket_path = push_dir / "hook.sock"
+    hook_server = None
+    try:
+        if service == "git-receive-pack":
+            hook_server = await asyncio.start_unix_server(
+                lambda reader, writer: _serve_hook(reader, writer, user, app), path=str(socket_path)
+            )
+        env = {**os.environ, "PAAS_PUSH_SOCKET": str(socket_path), "PAAS_PUSH_DIR": str(push_dir)}
+        git = await asyncio.create_subprocess_exec(
+            "git",
+            service.removeprefix("git-"),
+            str(repo),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        return await _pump(process, git)
+    finally:
+        if hook_server is not None:
+            hook_server.close()
+        await sync_to_async(scratch_remove)(push_dir)
+
+
+async def _pump(process, git) -> int:
+    """Connects the SSH channel to the git process until git exits."""
+
+    async def copy_in():
+        while data := await process.stdin.read(65536):
+            git.stdin.write(data)
+            await git.stdin.drain()
+        git.stdin.close()
+
+    async def copy_out(source, target):
+        while data := await source.read(65536):
+            target.write(data)
+
+    feeder = asyncio.create_task(copy_in())
+    await asyncio.gather(copy_out(git.stdout, process.stdout), copy_out(git.stderr, process.stderr))
+    status = await git.wait()
+    feeder.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+        await feeder
+    return status
+
+
+async def _serve_hook(reader, writer, user, app) -> None:
+    try:
+        request = json.loads(await reader.readline())
+        messages = push_stream(app=app, actor=user, revision=request["new"], archive=Path(request["archive"]))
+        async for message in messages:
+            writer.write(json.dumps(message).encode() + b"\n")
+            await writer.drain()
+    except Exception:
+        log.exception("push of %s failed", app.name)
+        for message in ({"log": " !     internal error in the build; see the platform's log\n"}, {"exit": 1}):
+            writer.write(json.dumps(message).encode() + b"\n")
+    finally:
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+
+def host_key_path() -> Path:
+    """The server's SSH host key, made on first start and kept in DATA_DIR."""
+    path = Path(settings.DATA_DIR) / "ssh_host_ed25519_key"
+    if not path.exists():
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        path.write_bytes(key.export_private_key())
+        path.chmod(0o600)
+    return path
+
+
+async def git_server_start(host: str, port: int) -> asyncssh.SSHAcceptor:
+    """Starts listening for git over SSH."""
+    return await asyncssh.create_server(
+        GitSSHServer,
+        host,
+        port,
+        server_host_keys=[str(host_key_path())],
+        process_factory=handle_session,
+        encoding=None,
+        allow_scp=False,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        sftp_factory=None,
+        line_editor=False,
+    )

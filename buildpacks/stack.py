@@ -1,0 +1,104 @@
+"""The stack image: a Debian root file system with Python, built locally and imported into Docker.
+
+No image registry is involved: `debootstrap` makes the root file system, `docker import` turns it
+into an image. The image's tag is a hash of its recipe, so it is built on first need and reused
+until the recipe changes.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from paas.errors import PaasError
+
+SUITE = "bookworm"
+PACKAGES = ("python3", "python3-venv", "python3-dev", "build-essential", "ca-certificates", "curl", "git")
+REPOSITORY = "paas/stack"
+LAUNCHER = Path(__file__).parent / "scripts" / "launch"
+RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IMAGE_CHANGES = [f"ENV PATH={RUNTIME_PATH}", "ENV LANG=C.UTF-8", "ENV HOME=/app", "WORKDIR /app"]
+
+
+class StackError(PaasError):
+    """The stack image could not be built."""
+
+
+def stack_tag() -> str:
+    """The stack image's tag: the suite and a hash of everything that goes into the image."""
+    recipe = hashlib.sha256()
+    recipe.update(" ".join((SUITE, *PACKAGES, *IMAGE_CHANGES)).encode())
+    recipe.update(LAUNCHER.read_bytes())
+    return f"{SUITE}-{recipe.hexdigest()[:12]}"
+
+
+def stack_image() -> str:
+    """The full reference of the current stack image."""
+    return f"{REPOSITORY}:{stack_tag()}"
+
+
+def stack_ensure(engine, on_output: Callable[[str], None]) -> str:
+    """The stack image, built first if the engine does not have it yet. Safe to call concurrently."""
+    reference = stack_image()
+    if engine.image_id(reference):
+        return reference
+    lock_path = Path(tempfile.gettempdir()) / f"paas-stack-{stack_tag()}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not engine.image_id(reference):
+            _stack_build(engine, on_output)
+    return reference
+
+
+def _run(command: list[str], on_output: Callable[[str], None]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        on_output(tail + "\n")
+        raise StackError(f"{command[0]} exited with status {result.returncode}")
+
+
+def _stack_build(engine, on_output: Callable[[str], None]) -> None:
+    if shutil.which("debootstrap") is None:
+        raise StackError("debootstrap is not installed; `make up` installs it (apt-get install debootstrap)")
+    if os.geteuid() != 0:
+        raise StackError("building the stack image needs root (debootstrap); run the platform as root")
+    work = Path(settings.DATA_DIR) / "tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix="stack-") as scratch:
+        rootfs = Path(scratch) / "rootfs"
+        on_output(f"-----> Building the stack image {stack_image()} (once; takes a few minutes)\n")
+        _run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(PACKAGES)}",
+                SUITE,
+                str(rootfs),
+                settings.PAAS_STACK_MIRROR,
+            ],
+            on_output,
+        )
+        _stack_finish_rootfs(rootfs)
+        tarball = Path(scratch) / "rootfs.tar"
+        _run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."], on_output)
+        engine.image_import(tarball, REPOSITORY, stack_tag(), IMAGE_CHANGES)
+        on_output("-----> Stack image ready\n")
+
+
+def _stack_finish_rootfs(rootfs: Path) -> None:
+    """Adds the launcher and /app, and drops package caches the image does not need."""
+    (rootfs / "app").mkdir(exist_ok=True)
+    launcher = rootfs / "usr" / "local" / "bin" / "paas-launch"
+    shutil.copyfile(LAUNCHER, launcher)
+    launcher.chmod(0o755)
+    for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for entry in (rootfs / cache).glob("*"):
+            if entry.is_file():
+                entry.unlink()

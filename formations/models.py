@@ -1,0 +1,16 @@
+"""Formations: which release of an app runs, and how many of each process type."""
+
+from django.db import models
+
+
+class Formation(models.Model):
+    """An app's desired running state: its current release and a replica count per process type."""
+
+    app = models.OneToOneField("apps.App", on_delete=models.CASCADE, related_name="formation")
+    release = models.ForeignKey("releases.Release", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    counts = models.JSONField(default=dict, blank=True, help_text="Process type -> replica count")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        counts = " ".join(f"{ptype}={count}" for ptype, count in sorted(self.counts.items()))
+        return f"{self.app.name}: {counts or 'nothing'}"

@@ -1,0 +1,95 @@
+"""The Docker engine as the build pipeline uses it: import the stack, run build containers, commit images."""
+
+import contextlib
+import io
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+from docker.errors import ImageNotFound, NotFound
+
+LABEL_BUILD = "paas.build"
+
+
+class BuildContainer:
+    """A build container: files go in before it starts, its output streams, files come out after."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def put_archive(self, path: str, archive: bytes | Path) -> None:
+        data = archive.read_bytes() if isinstance(archive, Path) else archive
+        self.container.put_archive(path, data)
+
+    def run(self, on_output: Callable[[str], None]) -> int:
+        """Starts the container, passes its output on as it comes, and returns its exit status."""
+        self.container.start()
+        for chunk in self.container.logs(stream=True, follow=True):
+            on_output(chunk.decode("utf-8", errors="replace"))
+        return self.container.wait()["StatusCode"]
+
+    def get_archive(self, path: str, target: Path) -> None:
+        """Writes a tar of `path` inside the container to `target`."""
+        stream, _ = self.container.get_archive(path)
+        with open(target, "wb") as writer:
+            for chunk in stream:
+                writer.write(chunk)
+
+    def commit(self, repository: str, tag: str, conf: dict) -> str:
+        """Saves the container's file system as an image; returns the image id."""
+        return self.container.commit(repository=repository, tag=tag, conf=conf).id
+
+
+class DockerBuildEngine:
+    """The Docker operations of a build: stack image import, build containers, runtime images."""
+
+    def __init__(self, docker_url: str):
+        self.client = docker.DockerClient(base_url=docker_url, timeout=600)
+
+    def image_id(self, reference: str) -> str | None:
+        """The id of a local image, or None when the engine does not have it."""
+        try:
+            return self.client.images.get(reference).id
+        except ImageNotFound:
+            return None
+
+    def image_import(self, rootfs_tar: Path, repository: str, tag: str, changes: list[str]) -> str:
+        """Imports a root file system tarball as an image (no registry involved)."""
+        self.client.api.import_image_from_file(str(rootfs_tar), repository=repository, tag=tag, changes=changes)
+        return self.client.images.get(f"{repository}:{tag}").id
+
+    @contextlib.contextmanager
+    def container(
+        self, image: str, *, command: list[str], env: dict, binds: dict, build_id: int
+    ) -> Iterator[BuildContainer]:
+        """A created (not yet started) build container, removed on exit."""
+        container = self.client.containers.create(
+            image,
+            command=command,
+            environment=env,
+            volumes=binds,
+            labels={LABEL_BUILD: str(build_id)},
+            working_dir="/app",
+        )
+        try:
+            yield BuildContainer(container)
+        finally:
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)
+
+
+def tar_of_directory(source: Path, prefix: str, *, executable: bool = False) -> bytes:
+    """A tar of the files under `source`, placed under `prefix`, owned by root (files 0755 if executable)."""
+
+    def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        if executable and info.isfile():
+            info.mode = 0o755
+        return info
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(source, arcname=prefix, filter=owned_by_root)
+    return buffer.getvalue()

@@ -1,0 +1,25 @@
+"""Hosts: the Docker engines jobs run on."""
+
+from django.db import models
+
+
+class HostState(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class Host(models.Model):
+    """A Docker engine that runs jobs; it reports heartbeats and where its published ports are reached."""
+
+    name = models.CharField(max_length=63, unique=True)
+    docker_url = models.CharField(max_length=255)
+    address = models.CharField(max_length=255, help_text="Address at which the host's job ports are reached")
+    state = models.CharField(max_length=10, choices=HostState.choices, default=HostState.UP)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

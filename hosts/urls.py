@@ -1,0 +1,5 @@
+from django.urls import path
+
+from hosts import apis
+
+urlpatterns = [path("hosts/", apis.HostListApi.as_view(), name="host-list")]

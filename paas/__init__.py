@@ -1,0 +1,3 @@
+"""paas: a self-hosted, Heroku-style platform as a service."""
+
+__version__ = "0.1.0"

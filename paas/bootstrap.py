@@ -1,0 +1,38 @@
+"""First-start set-up of the control plane."""
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from buildpacks.models import Build, BuildState
+
+
+def admin_bootstrap() -> Path:
+    """Creates the user `admin` on first start and keeps its API token in DATA_DIR/admin.token (0600)."""
+    user, created = get_user_model().objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save()
+    token, _ = Token.objects.get_or_create(user=user)
+    path = Path(settings.DATA_DIR) / "admin.token"
+    if not path.exists() or path.read_text().strip() != token.key:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as token_file:
+            token_file.write(token.key + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def builds_interrupted_fail() -> int:
+    """Fails builds that an earlier, stopped control plane left unfinished (embedded mode only)."""
+    return Build.objects.filter(state__in=(BuildState.PENDING, BuildState.BUILDING)).update(
+        state=BuildState.FAILED,
+        error="the platform stopped during this build; push again",
+        finished_at=timezone.now(),
+    )

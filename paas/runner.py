@@ -1,0 +1,159 @@
+"""`paas up`: the whole platform in one process, for one machine.
+
+The ASGI API and admin console (uvicorn), the git SSH server, an in-process Celery worker on the
+memory:// broker and the scheduler loop share this process; the local Docker engine is host
+`local`; Caddy runs as its own process. Ctrl-C stops the control plane and leaves apps serving:
+their containers and Caddy keep running, and the next `paas up` adopts them.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+
+import django
+
+log = logging.getLogger("paas.up")
+
+
+class CeleryWorker(threading.Thread):
+    """A Celery worker consuming in this process (builds), on a thread pool."""
+
+    def __init__(self, concurrency: int = 2):
+        super().__init__(name="celery-worker", daemon=True)
+        from paas.celery import app
+
+        app.loader.import_default_modules()
+        self.controller = app.WorkController(
+            pool_cls="threads",
+            concurrency=concurrency,
+            hostname=f"paas@{socket.gethostname()}",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel="WARNING",
+        )
+
+    def run(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.controller.stop(in_sighandler=False)
+
+
+def _api_server():
+    import uvicorn
+    from django.conf import settings
+
+    from paas.asgi import application
+
+    class ApiServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield  # this process handles SIGINT and SIGTERM itself
+
+    config = uvicorn.Config(
+        application,
+        host=settings.PAAS_BIND,
+        port=settings.PAAS_API_PORT,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+    )
+    return ApiServer(config)
+
+
+async def _serve() -> None:
+    from django.conf import settings
+
+    from buildpacks.sshd import git_server_start
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        git_server = await git_server_start(settings.PAAS_BIND, settings.PAAS_SSH_PORT)
+    except OSError as error:
+        raise SystemExit(f"paas: cannot listen for git on port {settings.PAAS_SSH_PORT}: {error}") from error
+    api = _api_server()
+    api_task = asyncio.create_task(api.serve())
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    api.should_exit = True
+    with contextlib.suppress(SystemExit, asyncio.CancelledError):
+        await api_task
+    git_server.close()
+    await git_server.wait_closed()
+    if not stop.is_set():
+        raise SystemExit(f"paas: the API server stopped; is port {settings.PAAS_API_PORT} free?")
+
+
+def _banner(token_path) -> str:
+    from django.conf import settings
+
+    api = f"http://localhost:{settings.PAAS_API_PORT}"
+    return (
+        "paas is up.\n"
+        f"  API:          {api}/api/   (web console: {api}/admin/)\n"
+        f"  git over SSH: ssh://git@localhost:{settings.PAAS_SSH_PORT}/APP.git\n"
+        f"  apps:         http://APP.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/\n"
+        "Log in from another terminal with:\n"
+        f'  paas login {api} --token "$(cat {token_path})"\n'
+        "Press Ctrl-C to stop the control plane; deployed apps keep serving.\n"
+    )
+
+
+def _check_docker(host) -> None:
+    from hosts.drivers import host_driver
+
+    try:
+        host_driver(host).job_containers()
+    except Exception as error:
+        raise SystemExit(
+            f"paas: cannot reach Docker at {host.docker_url} ({error}).\n"
+            "Start it with `dockerd &` (or run `make up`, which does) and try again."
+        ) from error
+
+
+def _prepare():
+    """Migrates the database and registers everything the loops need; returns the admin token path."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from hosts.services import host_register_local
+    from paas.bootstrap import admin_bootstrap, builds_interrupted_fail
+    from scheduler.router import router_start
+
+    call_command("migrate", interactive=False, verbosity=0)
+    token_path = admin_bootstrap()
+    if settings.CELERY_BROKER_URL.startswith("memory://"):
+        builds_interrupted_fail()
+    host = host_register_local()
+    _check_docker(host)
+    log.info("router %s", router_start())
+    return token_path
+
+
+def run() -> None:
+    """Runs the platform until SIGINT or SIGTERM."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paas.settings")
+    django.setup()
+    from scheduler.loop import SchedulerLoop
+
+    token_path = _prepare()
+    worker = CeleryWorker()
+    worker.start()
+    scheduler = SchedulerLoop()
+    scheduler.start()
+    print(_banner(token_path), flush=True)
+    try:
+        asyncio.run(_serve())
+    finally:
+        scheduler.stop()
+        worker.stop()
+        print("paas stopped; apps keep serving.", flush=True)

@@ -1,0 +1,38 @@
+"""The scheduler loop: a reconcile pass on a timer, and early when desired state changes."""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from paas.wakeups import wakeup_event
+from scheduler.services import reconcile
+
+log = logging.getLogger("paas.scheduler")
+
+
+class SchedulerLoop(threading.Thread):
+    """Runs reconcile passes until stopped."""
+
+    def __init__(self, interval: float | None = None):
+        super().__init__(name="scheduler", daemon=True)
+        self.interval = interval or settings.PAAS_SCHEDULER_INTERVAL
+        self.stopping = threading.Event()
+        self.wakeup = wakeup_event("scheduler")
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.wakeup.clear()
+            try:
+                close_old_connections()
+                reconcile()
+            except Exception:
+                log.exception("reconcile pass failed; retrying")
+            self.wakeup.wait(self.interval)
+        close_old_connections()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wakeup.set()
+        self.join(timeout=30)

@@ -1,0 +1,50 @@
+"""Jobs: one running replica of one process type, as one container on one host."""
+
+from django.db import models
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    STARTING = "starting", "Starting"
+    UP = "up", "Up"
+    CRASHED = "crashed", "Crashed"
+    STOPPING = "stopping", "Stopping"
+    STOPPED = "stopped", "Stopped"
+
+
+FINAL_STATES = (JobState.STOPPED,)
+ACTIVE_STATES = (JobState.PENDING, JobState.STARTING, JobState.UP, JobState.CRASHED)
+
+
+class Job(models.Model):
+    """One replica (`web.1`) of one process type of one release, run as a container on a host."""
+
+    app = models.ForeignKey("apps.App", on_delete=models.CASCADE, related_name="jobs")
+    release = models.ForeignKey("releases.Release", on_delete=models.CASCADE, related_name="jobs")
+    process_type = models.CharField(max_length=30)
+    index = models.PositiveIntegerField()
+    host = models.ForeignKey("hosts.Host", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    container_id = models.CharField(max_length=80, blank=True)
+    host_port = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=JobState.choices, default=JobState.PENDING)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    restarts = models.PositiveIntegerField(default=0)
+    crash_streak = models.PositiveIntegerField(default=0)
+    restart_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stop_signalled_at = models.DateTimeField(null=True, blank=True)
+    routed_at = models.DateTimeField(null=True, blank=True, help_text="When the router began sending it traffic")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["app", "process_type", "index", "created_at"]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self):
+        return f"{self.app.name} {self.name}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.process_type}.{self.index}"

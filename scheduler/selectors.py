@@ -1,0 +1,48 @@
+"""Reads on jobs, and on how far a deploy has got."""
+
+from dataclasses import dataclass
+
+from formations.services import formation_get
+from scheduler.models import ACTIVE_STATES, Job, JobState
+
+CRASHES_BEFORE_FAILED = 3
+
+
+def job_list(*, app):
+    """`app`'s jobs that are running or meant to run."""
+    return (
+        Job.objects.filter(app=app, state__in=(*ACTIVE_STATES, JobState.STOPPING))
+        .select_related("release", "host")
+        .order_by("process_type", "index", "created_at")
+    )
+
+
+@dataclass(frozen=True)
+class DeployStatus:
+    """Where a release's rollout stands: `pending`, `done`, `failed` or `superseded`, with a reason."""
+
+    state: str
+    message: str = ""
+
+
+def deploy_status(*, release) -> DeployStatus:
+    """How far `release` has got in replacing the app's running jobs."""
+    formation = formation_get(app=release.app)
+    if formation.release_id != release.pk:
+        return DeployStatus("superseded", "a newer deploy has taken over")
+    wanted = {ptype: count for ptype, count in formation.counts.items() if count}
+    if not wanted:
+        return DeployStatus("done", "no processes are scaled up")
+    jobs = list(Job.objects.filter(release=release, state__in=ACTIVE_STATES))
+    for job in jobs:
+        if job.state == JobState.CRASHED and job.crash_streak >= CRASHES_BEFORE_FAILED:
+            reason = job.error or f"it exited with status {job.exit_code}"
+            return DeployStatus("failed", f"{job.name} crashed {job.crash_streak} times on start: {reason}")
+    up = {}
+    for job in jobs:
+        if job.state == JobState.UP and (job.process_type != "web" or job.routed_at is not None):
+            up[job.process_type] = up.get(job.process_type, 0) + 1
+    still_routed = Job.objects.filter(app=release.app, routed_at__isnull=False).exclude(release=release)
+    if all(up.get(ptype, 0) >= count for ptype, count in wanted.items()) and not still_routed.exists():
+        return DeployStatus("done")
+    return DeployStatus("pending")

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from scheduler import apis
+
+urlpatterns = [path("apps/<str:name>/jobs/", apis.JobListApi.as_view(), name="job-list")]

@@ -1,0 +1,153 @@
+"""The reconcile pass, against the in-memory host driver and router."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from formations.services import formation_scale
+from hosts.drivers.memory import MemoryHostDriver
+from hosts.services import host_register_local
+from scheduler import router
+from scheduler.models import Job, JobState
+from scheduler.selectors import deploy_status
+from scheduler.services import reconcile
+from tests.factories import deploy, make_app
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def driver():
+    host_register_local()
+    return MemoryHostDriver.for_host("local")
+
+
+def _settle(passes: int = 3) -> None:
+    for _ in range(passes):
+        reconcile()
+
+
+def _routes() -> dict[str, list[str]]:
+    routes = {}
+    for route in router.memory_router["config"]["apps"]["http"]["servers"]["paas"]["routes"]:
+        if "match" in route:
+            handler = route["handle"][0]
+            upstreams = [upstream["dial"] for upstream in handler.get("upstreams", [])]
+            routes[route["match"][0]["host"][0]] = upstreams
+    return routes
+
+
+def _running(driver) -> list:
+    return [container for container in driver.containers.values() if container.running]
+
+
+def test_first_deploy_runs_one_web_job_and_routes_it(driver):
+    app = make_app()
+    release = deploy(app)
+    _settle()
+    job = Job.objects.get(app=app)
+    assert (job.name, job.state) == ("web.1", JobState.UP)
+    assert _routes() == {"myapp.localhost": [f"127.0.0.1:{job.host_port}"]}
+    assert deploy_status(release=release).state == "done"
+    spec = driver.specs[job.container_id]
+    assert spec.env["PORT"] == "5000" and spec.env["PAAS_RELEASE"] == "v1" and spec.env["PAAS_JOB_ID"] == str(job.pk)
+
+
+def test_scaling_up_and_down(driver):
+    app = make_app()
+    deploy(app, processes={"web": "serve", "worker": "work"})
+    formation_scale(app=app, counts={"web": 3, "worker": 1}, actor=app.owner)
+    _settle()
+    assert len(_running(driver)) == 4
+    assert len(_routes()["myapp.localhost"]) == 3
+    formation_scale(app=app, counts={"web": 1, "worker": 0}, actor=app.owner)
+    _settle()
+    assert len(_running(driver)) == 1
+    assert sorted(Job.objects.filter(state=JobState.UP).values_list("process_type", "index")) == [("web", 1)]
+    assert all(signal == "SIGTERM" for _, signal in driver.signals)
+
+
+def test_passes_are_idempotent_and_adopt_running_containers(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    before = dict(driver.containers)
+    _settle(5)
+    assert driver.containers == before
+    assert Job.objects.filter(app=app).count() == 1
+
+
+def test_a_crashed_job_is_restarted_with_backoff(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    job = Job.objects.get(app=app)
+    driver.exit(job.container_id, 1)
+    reconcile()
+    job.refresh_from_db()
+    assert (job.state, job.exit_code, job.restarts) == (JobState.CRASHED, 1, 1)
+    assert "myapp.localhost" in _routes() and _routes()["myapp.localhost"] == []
+    Job.objects.filter(pk=job.pk).update(restart_at=timezone.now() - timedelta(seconds=1))
+    _settle()
+    job.refresh_from_db()
+    assert job.state == JobState.UP and job.restarts == 1 and job.crash_streak == 1
+    Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(minutes=5))
+    reconcile()
+    job.refresh_from_db()
+    assert job.crash_streak == 0
+
+
+def test_a_new_release_replaces_old_jobs_only_once_healthy(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    old = Job.objects.get(app=app)
+    driver.unhealthy.add("local-c2")  # the next container started: the new release's web.1
+    new_release = deploy(app)
+    _settle()
+    assert Job.objects.get(pk=old.pk).state == JobState.UP
+    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{old.host_port}"]
+    assert deploy_status(release=new_release).state == "pending"
+    driver.unhealthy.clear()
+    _settle()
+    assert Job.objects.get(pk=old.pk).state == JobState.STOPPED
+    new = Job.objects.get(app=app, state=JobState.UP)
+    assert new.release == new_release
+    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{new.host_port}"]
+    assert deploy_status(release=new_release).state == "done"
+
+
+def test_a_release_that_keeps_crashing_fails_its_deploy_and_the_old_one_serves(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    old = Job.objects.get(app=app)
+    new_release = deploy(app)
+    for _ in range(10):
+        reconcile()
+        new = Job.objects.get(release=new_release)
+        if new.crash_streak >= 3:
+            break
+        if new.container_id:
+            driver.exit(new.container_id, 2)
+        Job.objects.filter(pk=new.pk).update(restart_at=None)
+    status = deploy_status(release=new_release)
+    assert status.state == "failed" and "exited with status 2" in status.message
+    assert Job.objects.get(pk=old.pk).state == JobState.UP
+    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{old.host_port}"]
+
+
+def test_containers_without_a_job_are_removed(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    stray = driver.job_start(_stray_spec())
+    reconcile()
+    assert stray.container_id not in driver.containers
+
+
+def _stray_spec():
+    from hosts.drivers import JobSpec
+
+    return JobSpec(job_id=999999, name="stray", app="myapp", process_type="web", image="x", command="y")
