@@ -1,0 +1,158 @@
+"""A real platform for end-to-end tests: `paas up` as a subprocess on free ports, real Docker and Caddy."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import docker
+import pytest
+from click.testing import CliRunner
+
+from paas.cli.main import cli
+
+PAAS = Path(sys.executable).parent / "paas"
+GIT_IDENTITY = ["-c", "user.name=paas test", "-c", "user.email=test@paas.invalid"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Platform:
+    """One `paas up` process, its ports, and what a user would do with it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.data_dir = root / "data"
+        self.api_port, self.ssh_port = free_port(), free_port()
+        self.router_port, self.admin_port = free_port(), free_port()
+        self.process = None
+        self.key = root / "id_ed25519"
+        self.cli_config = root / "cli.json"
+        self.env = {
+            **os.environ,
+            "PAAS_DATA_DIR": str(self.data_dir),
+            "PAAS_API_PORT": str(self.api_port),
+            "PAAS_SSH_PORT": str(self.ssh_port),
+            "PAAS_ROUTER_PORT": str(self.router_port),
+            "PAAS_ROUTER_ADMIN": f"localhost:{self.admin_port}",
+            "PAAS_BIND": "127.0.0.1",
+            "PAAS_SCHEDULER_INTERVAL": "1",
+            "PAAS_STOP_GRACE": "5",
+            "DJANGO_SETTINGS_MODULE": "paas.settings",
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self) -> None:
+        log = open(self.root / "paas-up.log", "ab")  # the process keeps it open
+        self.process = subprocess.Popen(
+            [str(PAAS), "up"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"paas up exited with {self.process.returncode}:\n{self.log()}")
+            if self._api_answers():
+                return
+            time.sleep(0.3)
+        pytest.fail(f"paas up did not answer within 90s:\n{self.log()}")
+
+    def _api_answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"{self.url}/api/", timeout=2)
+        except urllib.error.HTTPError as error:
+            return error.code == 401
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would; returns the exit status."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def log(self) -> str:
+        path = self.root / "paas-up.log"
+        return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+    def instance(self) -> str:
+        return (self.data_dir / "instance.id").read_text().strip()
+
+    def token(self) -> str:
+        return (self.data_dir / "admin.token").read_text().strip()
+
+    def paas(self, *args: str, cwd: Path | None = None):
+        """Runs the CLI in-process against the live platform; returns click's result."""
+        runner = CliRunner()
+        with contextlib.chdir(cwd or self.root):
+            return runner.invoke(cli, list(args), env={"PAAS_CONFIG": str(self.cli_config), "PAAS_APP": None})
+
+    def paas_json(self, *args: str, cwd: Path | None = None):
+        result = self.paas(*args, "--json", cwd=cwd)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    def git(self, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+        ssh = f"ssh -i {self.key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+        env = {**os.environ, "GIT_SSH_COMMAND": ssh}
+        return subprocess.run(
+            ["git", *GIT_IDENTITY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+        )
+
+    def curl(self, app: str, port: int | None = None) -> str:
+        """What curl gets from an app through the router (or straight from a job's published port)."""
+        url = f"http://127.0.0.1:{port}/" if port else f"http://{app}.localhost:{self.router_port}/"
+        result = subprocess.run(["curl", "-sS", "-m", "10", url], capture_output=True, text=True)
+        return result.stdout + result.stderr
+
+    def cleanup(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if (self.data_dir / "instance.id").exists():
+            _remove_instance(self.instance())
+        with contextlib.suppress(OSError):
+            request = urllib.request.Request(f"http://localhost:{self.admin_port}/stop", method="POST")
+            urllib.request.urlopen(request, timeout=5)
+
+
+def _remove_instance(instance: str) -> None:
+    client = docker.from_env()
+    for container in client.containers.list(all=True, filters={"label": f"paas.instance={instance}"}):
+        container.remove(force=True)
+    for image in client.images.list(name="paas-app/*"):
+        for tag in image.tags:
+            if f":{instance}-" in tag:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(tag, force=True)
+    for volume in client.volumes.list(filters={"name": f"paas-cache-{instance}-"}):
+        with contextlib.suppress(docker.errors.APIError):
+            volume.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    for tool in ("git", "ssh", "ssh-keygen", "curl", "caddy"):
+        assert shutil.which(tool), f"{tool} is missing; `make test` installs it"
+    docker.from_env().ping()
+    root = tmp_path_factory.mktemp("platform")
+    running = Platform(root)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.cleanup()

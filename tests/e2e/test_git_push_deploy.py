@@ -1,0 +1,146 @@
+"""From `git push` to what curl gets through the router, on real Docker, SSH, Celery and Caddy."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+APP_SOURCE = """\
+import os
+
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return f"{GREETING} from job {os.environ['PAAS_JOB_ID']} of {os.environ['PAAS_RELEASE']}\\n"
+"""
+
+
+def write_app(directory: Path, greeting: str, requirements: str = "flask\ngunicorn\n") -> None:
+    directory.mkdir(exist_ok=True)
+    (directory / "app.py").write_text(f"GREETING = {greeting!r}\n" + APP_SOURCE)
+    (directory / "requirements.txt").write_text(requirements)
+    (directory / "Procfile").write_text("web: gunicorn --bind 0.0.0.0:$PORT --workers 2 app:app\n")
+
+
+def commit(platform, directory: Path, message: str) -> None:
+    if not (directory / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)
+    platform.git("add", "-A", cwd=directory)
+    result = platform.git("commit", "-q", "-m", message, cwd=directory)
+    assert result.returncode == 0, result.stderr
+
+
+def eventually(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def logged_in(platform):
+    result = platform.paas("login", platform.url, "--token", platform.token())
+    assert result.exit_code == 0, result.output
+    assert "as admin" in result.output
+    keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e@paas", "-f", str(platform.key)]
+    subprocess.run(keygen, check=True)
+    result = platform.paas("keys", "add", f"{platform.key}.pub")
+    assert result.exit_code == 0, result.output
+    assert "SHA256:" in result.output
+    return platform
+
+
+def deploy_new_app(platform, name: str, greeting: str) -> Path:
+    source = platform.root / name
+    write_app(source, greeting)
+    commit(platform, source, "first")
+    result = platform.paas("create", name, cwd=source)
+    assert result.exit_code == 0, result.output
+    assert f"ssh://git@127.0.0.1:{platform.ssh_port}/{name}.git" in result.output
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode == 0, push.stderr
+    assert "Installing requirements with pip" in push.stderr
+    assert f"v1 deployed to http://{name}.localhost:{platform.router_port}/" in push.stderr
+    return source
+
+
+def test_push_deploys_redeploys_refuses_a_broken_build_and_scales(logged_in):
+    platform = logged_in
+    source = deploy_new_app(platform, "hello", "hello v1")
+    assert platform.curl("hello").startswith("hello v1 from job")
+
+    write_app(source, "hello v2")
+    commit(platform, source, "second")
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode == 0, push.stderr
+    assert "v2 deployed" in push.stderr
+    assert [platform.curl("hello") for _ in range(6)] == [platform.curl("hello")] * 6
+    assert platform.curl("hello").endswith("of v2\n")
+
+    write_app(source, "hello v3", requirements="flask\nthis-package-does-not-exist-paas==1.0\n")
+    commit(platform, source, "broken")
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode != 0
+    assert "No matching distribution found for this-package-does-not-exist-paas" in push.stderr
+    assert "Build failed" in push.stderr
+    assert platform.curl("hello").startswith("hello v2 from job")
+    releases = platform.paas_json("releases", "-a", "hello")
+    assert [release["version"] for release in releases] == [2, 1]
+
+    result = platform.paas("scale", "web=2", "-a", "hello")
+    assert result.exit_code == 0, result.output
+    assert "hello: web=2 (v2)" in result.output
+    jobs = [job for job in platform.paas_json("ps", "-a", "hello") if job["state"] == "up"]
+    assert len(jobs) == 2
+    running = docker.from_env().containers.list(
+        filters={"label": ["paas.app=hello", f"paas.instance={platform.instance()}"]}
+    )
+    assert len(running) == 2
+    for job in jobs:
+        assert platform.curl("hello", port=job["host_port"]) == f"hello v2 from job {job['id']} of v2\n"
+    served_by = {platform.curl("hello").split()[4] for _ in range(12)}
+    assert served_by == {str(job["id"]) for job in jobs}
+
+
+def test_bad_input_gets_clear_errors(logged_in):
+    platform = logged_in
+    result = platform.paas("create", "Not_Valid")
+    assert result.exit_code == 4
+    assert "lowercase letters, digits and dashes" in result.output
+    result = platform.paas("scale", "web=two", "-a", "hello")
+    assert result.exit_code != 0 and "is not TYPE=N" in result.output
+    source = platform.root / "stranger"
+    write_app(source, "nope")
+    commit(platform, source, "first")
+    platform.git("remote", "add", "paas", f"ssh://git@127.0.0.1:{platform.ssh_port}/not-mine.git", cwd=source)
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode != 0 and "does not exist or you may not push to it" in push.stderr
+
+
+def test_stopping_the_control_plane_leaves_apps_serving_and_a_restart_adopts_them(logged_in):
+    platform = logged_in
+    deploy_new_app(platform, "steady", "steady")
+    before = platform.paas_json("ps", "-a", "steady")
+    assert [job["state"] for job in before] == ["up"]
+    assert platform.stop() == 0
+    assert platform.curl("steady").startswith("steady from job")
+
+    platform.start()
+    time.sleep(5)  # several scheduler passes
+    after = platform.paas_json("ps", "-a", "steady")
+    assert [(job["id"], job["container_id"], job["restarts"]) for job in after] == [
+        (job["id"], job["container_id"], job["restarts"]) for job in before
+    ]
+    containers = docker.from_env().containers.list(filters={"label": f"paas.instance={platform.instance()}"})
+    assert before[0]["container_id"] in {container.id for container in containers}
+    assert eventually(lambda: platform.curl("steady").startswith("steady from job"))
