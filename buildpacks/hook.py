@@ -56,7 +56,7 @@ def main() -> int:
     old, new, ref = update
     archive = os.path.join(os.environ["PAAS_PUSH_DIR"], "source.tar")
     subprocess.run(["git", "archive", "--format=tar", "-o", archive, new], check=True)
-    return _stream({"old": old, "new": new, "ref": ref, "archive": archive})
+    return _stream({"old": old, "new": new, "ref": ref})
 
 
 if __name__ == "__main__":

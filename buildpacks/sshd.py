@@ -26,6 +26,7 @@ from paas.errors import Forbidden, InvalidInput, PaasError
 log = logging.getLogger("paas.git")
 
 GIT_SERVICES = ("git-receive-pack", "git-upload-pack")
+_REVISION = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REPO_PATH = re.compile(r"^/?([a-z0-9-]+?)(?:\.git)?/?$")
 
 
@@ -100,7 +101,8 @@ async def _run_git(process, service: str, repo: Path, user, app) -> int:
     try:
         if service == "git-receive-pack":
             hook_server = await asyncio.start_unix_server(
-                lambda reader, writer: _serve_hook(reader, writer, user, app), path=str(socket_path)
+                lambda reader, writer: _serve_hook(reader, writer, user, app, push_dir / "source.tar"),
+                path=str(socket_path),
             )
         env = {**os.environ, "PAAS_PUSH_SOCKET": str(socket_path), "PAAS_PUSH_DIR": str(push_dir)}
         git = await asyncio.create_subprocess_exec(
@@ -141,13 +143,18 @@ async def _pump(process, git) -> int:
     return status
 
 
-async def _serve_hook(reader, writer, user, app) -> None:
+async def _serve_hook(reader, writer, user, app, archive: Path) -> None:
+    """Builds the commit the hook archived into this push's own directory, streaming the log back."""
     try:
         request = json.loads(await reader.readline())
-        messages = push_stream(app=app, actor=user, revision=request["new"], archive=Path(request["archive"]))
+        if not _REVISION.match(str(request.get("new"))):
+            raise InvalidInput("the hook sent no valid revision")
+        messages = push_stream(app=app, actor=user, revision=request["new"], archive=archive)
         async for message in messages:
             writer.write(json.dumps(message).encode() + b"\n")
             await writer.drain()
+    except ConnectionError:
+        log.info("the pusher of %s went away; its build goes on", app.name)
     except Exception:
         log.exception("push of %s failed", app.name)
         for message in ({"log": " !     internal error in the build; see the platform's log\n"}, {"exit": 1}):
