@@ -5,7 +5,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 export PAAS_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: up test system venv stack lint unit e2e clean
+.PHONY: up test system venv stack lint unit e2e bench clean
 
 up: system venv stack
 	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
@@ -41,3 +41,6 @@ stack: venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+bench: venv
+	$(PYTHON) bench/reconcile_pass.py

@@ -10,3 +10,6 @@ PAAS_HOST_DRIVER = "memory"
 PAAS_ROUTER = "memory"
 PAAS_INSTANCE = "unittest"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file database, like production's, so that WAL, busy timeouts and IMMEDIATE transactions apply.
+DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

@@ -78,6 +78,9 @@ def test_push_deploys_redeploys_refuses_a_broken_build_and_scales(logged_in):
     platform = logged_in
     source = deploy_new_app(platform, "hello", "hello v1")
     assert platform.curl("hello").startswith("hello v1 from job")
+    assert "hello" in [app["name"] for app in platform.paas_json("apps")]
+    info = platform.paas("info", cwd=source)
+    assert info.exit_code == 0 and "web=1" in info.output and "v1" in info.output
 
     write_app(source, "hello v2")
     commit(platform, source, "second")

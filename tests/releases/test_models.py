@@ -35,3 +35,22 @@ def test_config_carries_over_to_the_next_release():
     app = make_app()
     make_release(app, config={"GREETING": "hi"})
     assert make_release(app).config == {"GREETING": "hi"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_releases_get_distinct_consecutive_versions():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    app = make_app()
+
+    def one_release(_):
+        try:
+            return make_release(app).version
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        versions = list(pool.map(one_release, range(12)))
+    assert sorted(versions) == list(range(1, 13))
