@@ -8,6 +8,9 @@ class AppAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "created_at"]
     search_fields = ["name"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["name"] if obj else []  # repositories, images and routes are named after it
+
 
 @admin.register(Key)
 class KeyAdmin(admin.ModelAdmin):

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from apps.selectors import app_get
 from buildpacks.models import Build
-from paas.errors import NotFound
+from buildpacks.selectors import build_get, build_list
 
 
 class BuildSerializer(serializers.ModelSerializer):
@@ -23,8 +23,7 @@ class BuildListApi(APIView):
 
     def get(self, request, name):
         app = app_get(user=request.user, name=name)
-        builds = Build.objects.filter(app=app).select_related("release", "created_by").defer("log")
-        return Response(BuildSerializer(builds, many=True).data)
+        return Response(BuildSerializer(build_list(app=app), many=True).data)
 
 
 class BuildDetailApi(APIView):
@@ -32,7 +31,5 @@ class BuildDetailApi(APIView):
 
     def get(self, request, name, build_id):
         app = app_get(user=request.user, name=name)
-        build = Build.objects.filter(app=app, pk=build_id).select_related("release", "created_by").first()
-        if build is None:
-            raise NotFound(f"no build {build_id} in app {app.name}; `paas builds` lists them")
+        build = build_get(app=app, build_id=build_id)
         return Response({**BuildSerializer(build).data, "log": build.log})

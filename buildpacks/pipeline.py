@@ -40,20 +40,7 @@ def build_execute(build: Build) -> None:
         build_log_append(build=build, text=text)
 
     try:
-        output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
-        engine = DockerBuildEngine(settings.DOCKER_HOST)
-        stack = stack_ensure(engine, output)
-        slug = _compile(engine, stack, build, work, output)
-        processes = _slug_processes(slug)
-        output(f"       Procfile declares types -> {', '.join(sorted(processes)) or '(none)'}\n")
-        artifact = _runtime_artifact(engine, stack, build, slug, output)
-        release = release_create(
-            app=build.app,
-            artifact=artifact,
-            processes=processes,
-            actor=build.created_by,
-            description=f"Deploy {build.revision[:7]}",
-        )
+        release = _build_release(build, work, output)
         formation_deploy(app=build.app, release=release, actor=build.created_by)
         output(f"-----> Released v{release.version}\n")
         build_succeed(build=build, release=release)
@@ -66,6 +53,33 @@ def build_execute(build: Build) -> None:
         build_fail(build=build, error=f"internal error: {error}")
     finally:
         scratch_remove(work)
+
+
+def _build_release(build: Build, work: Path, output):
+    """Source -> slug -> runtime image -> a new release (not yet deployed)."""
+    output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
+    engine = DockerBuildEngine(settings.DOCKER_HOST)
+    stack = stack_ensure(engine, output)
+    slug = _compile(engine, stack, build, work, output)
+    processes = _slug_processes(slug)
+    _announce_processes(processes, output)
+    artifact = _runtime_artifact(engine, stack, build, slug, output)
+    return release_create(
+        app=build.app,
+        artifact=artifact,
+        processes=processes,
+        actor=build.created_by,
+        description=f"Deploy {build.revision[:7]}",
+    )
+
+
+def _announce_processes(processes: dict, output) -> None:
+    output(f"       Procfile declares types -> {', '.join(sorted(processes)) or '(none)'}\n")
+    if "web" not in processes:
+        output(
+            " !     No web process: nothing will answer HTTP. Add a Procfile line such as\n"
+            " !     web: gunicorn --bind 0.0.0.0:$PORT app:app\n"
+        )
 
 
 def _build_env() -> tuple[dict, dict]:
@@ -95,7 +109,9 @@ def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
     ) as container:
         container.put_archive("/app", source)
         container.put_archive("/", _build_kit())
-        status = container.run(output)
+        status = container.run(output, timeout=settings.PAAS_BUILD_TIMEOUT)
+        if container.timed_out:
+            raise BuildFailed(f"Build timed out after {settings.PAAS_BUILD_TIMEOUT:.0f}s and was stopped")
         if status != 0:
             raise BuildFailed(f"Build failed: the buildpack exited with status {status}; see the output above")
         slug = work / "slug.tar"

@@ -1,6 +1,7 @@
 """What a git push sees: its build's log as it grows, then how the deploy went."""
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from buildpacks.services import build_create
 from scheduler.selectors import deploy_status
 
 POLL_SECONDS = 0.3
+# Git sessions do blocking work (database, files) in worker threads, never on Django's one shared sync thread.
+in_thread = functools.partial(sync_to_async, thread_sensitive=False)
 
 
 def _build_tail(build_id: int, offset: int) -> tuple[str, str]:
@@ -25,17 +28,17 @@ def _build_tail(build_id: int, offset: int) -> tuple[str, str]:
 
 async def push_stream(*, app, actor, revision: str, archive: Path) -> AsyncIterator[dict]:
     """Builds the pushed commit and yields `{"log": text}` messages, then `{"exit": status}`."""
-    build = await sync_to_async(build_create)(app=app, actor=actor, revision=revision, source_path=archive)
+    build = await in_thread(build_create)(app=app, actor=actor, revision=revision, source_path=archive)
     offset = 0
     while True:
-        state, tail = await sync_to_async(_build_tail)(build.pk, offset)
+        state, tail = await in_thread(_build_tail)(build.pk, offset)
         if tail:
             offset += len(tail)
             yield {"log": tail}
         if state in FINAL_STATES:
             break
         await asyncio.sleep(POLL_SECONDS)
-    build = await sync_to_async(Build.objects.select_related("release", "app").get)(pk=build.pk)
+    build = await in_thread(Build.objects.select_related("release", "app").get)(pk=build.pk)
     if build.state != BuildState.SUCCEEDED:
         yield {"exit": 1}
         return
@@ -48,7 +51,7 @@ async def _deploy_stream(build: Build) -> AsyncIterator[dict]:
     yield {"log": "-----> Launching...\n"}
     deadline = time.monotonic() + settings.PAAS_DEPLOY_TIMEOUT
     while True:
-        status = await sync_to_async(deploy_status)(release=release)
+        status = await in_thread(deploy_status)(release=release)
         if status.state in ("done", "superseded"):
             note = f" ({status.message})" if status.message else ""
             yield {"log": f"       v{release.version} deployed to {app_url(build.app.name)}{note}\n"}

@@ -1,5 +1,6 @@
 """Writes on builds and on the git repositories pushes land in."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,8 +32,12 @@ def repo_ensure(app: App) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
     hook = path / "hooks" / "pre-receive"
-    hook.write_text(f"#!{sys.executable}\n" + HOOK_SOURCE.read_text())
-    hook.chmod(0o755)
+    script = f"#!{sys.executable}\n" + HOOK_SOURCE.read_text()
+    if not hook.exists() or hook.read_text() != script:
+        staged = hook.with_suffix(".new")
+        staged.write_text(script)
+        staged.chmod(0o755)
+        os.replace(staged, hook)
     return path
 
 
@@ -58,6 +63,7 @@ def build_log_append(*, build: Build, text: str) -> None:
 def build_start(*, build: Build) -> bool:
     """Marks a build as building, unless another build of the same app is running (then False)."""
     with transaction.atomic():
+        App.objects.select_for_update().filter(pk=build.app_id).get()
         busy = Build.objects.filter(app_id=build.app_id, state=BuildState.BUILDING).exclude(pk=build.pk)
         if busy.exists():
             return False
@@ -75,6 +81,15 @@ def build_succeed(*, build: Build, release) -> None:
 def build_fail(*, build: Build, error: str) -> None:
     """Records why a build failed; nothing that runs has changed."""
     Build.objects.filter(pk=build.pk).update(state=BuildState.FAILED, error=error, finished_at=timezone.now())
+
+
+def build_fail_interrupted() -> int:
+    """Fails builds that an earlier, stopped control plane left unfinished (embedded mode only)."""
+    return Build.objects.filter(state__in=(BuildState.PENDING, BuildState.BUILDING)).update(
+        state=BuildState.FAILED,
+        error="the platform stopped during this build; push again",
+        finished_at=timezone.now(),
+    )
 
 
 def scratch_dir(prefix: str) -> Path:

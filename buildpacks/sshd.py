@@ -15,17 +15,18 @@ import shlex
 from pathlib import Path
 
 import asyncssh
-from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from apps.selectors import app_get, key_user, user_get
-from buildpacks.push import push_stream
+from buildpacks.push import in_thread, push_stream
 from buildpacks.services import repo_ensure, scratch_dir, scratch_remove
 from paas.errors import Forbidden, InvalidInput, PaasError
 
 log = logging.getLogger("paas.git")
 
 GIT_SERVICES = ("git-receive-pack", "git-upload-pack")
+_repo_locks: dict[str, asyncio.Lock] = {}
 _REVISION = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REPO_PATH = re.compile(r"^/?([a-z0-9-]+?)(?:\.git)?/?$")
 
@@ -62,7 +63,7 @@ class GitSSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        user = await sync_to_async(key_user)(fingerprint=key.get_fingerprint("sha256"))
+        user = await in_thread(key_user)(fingerprint=key.get_fingerprint("sha256"))
         if user is None:
             return False
         self._conn.set_extra_info(paas_user_id=user.pk)
@@ -70,32 +71,53 @@ class GitSSHServer(asyncssh.SSHServer):
 
 
 def _authorize(user_id: int, app_name: str):
-    user = user_get(user_id=user_id)
     try:
+        user = user_get(user_id=user_id)
         return user, app_get(user=user, name=app_name)
-    except PaasError as error:
+    except (PaasError, ObjectDoesNotExist) as error:
         raise Forbidden(f"app {app_name!r} does not exist or you may not push to it") from error
+
+
+def _say(process: asyncssh.SSHServerProcess, text: str) -> None:
+    """Writes to the pusher's terminal, if the pusher is still there."""
+    with contextlib.suppress(Exception):
+        process.stderr.write(text.encode())
 
 
 async def handle_session(process: asyncssh.SSHServerProcess) -> None:
     """One SSH session: a git service on one app's repository."""
     try:
         service, app_name = parse_git_command(process.command)
-        user, app = await sync_to_async(_authorize)(process.get_extra_info("paas_user_id"), app_name)
-        repo = await sync_to_async(repo_ensure)(app)
-        status = await _run_git(process, service, repo, user, app)
+        user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
+        repo = await in_thread(repo_ensure)(app)
+        async with _repo_lock(app.name, process):
+            status = await _run_git(process, service, repo, user, app)
     except PaasError as error:
-        process.stderr.write(f"error: {error}\n".encode())
+        _say(process, f"error: {error}\n")
+        status = 1
+    except (ConnectionError, asyncssh.Error):
+        log.info("a git client went away")
         status = 1
     except Exception:
         log.exception("git session failed")
-        process.stderr.write(b"error: internal error in the git receiver; see the platform's log\n")
+        _say(process, "error: internal error in the git receiver; see the platform's log\n")
         status = 1
-    process.exit(status)
+    with contextlib.suppress(Exception):
+        process.exit(status)
+
+
+@contextlib.asynccontextmanager
+async def _repo_lock(app_name: str, process):
+    """One git session per app repository at a time; a second push waits for the first."""
+    lock = _repo_locks.setdefault(app_name, asyncio.Lock())
+    if lock.locked():
+        _say(process, f"Waiting for another push to {app_name} to finish...\n")
+    async with lock:
+        yield
 
 
 async def _run_git(process, service: str, repo: Path, user, app) -> int:
-    push_dir = await sync_to_async(scratch_dir)("push-")
+    push_dir = await in_thread(scratch_dir)("push-")
     socket_path = push_dir / "hook.sock"
     hook_server = None
     try:
@@ -118,11 +140,11 @@ async def _run_git(process, service: str, repo: Path, user, app) -> int:
     finally:
         if hook_server is not None:
             hook_server.close()
-        await sync_to_async(scratch_remove)(push_dir)
+        await in_thread(scratch_remove)(push_dir)
 
 
 async def _pump(process, git) -> int:
-    """Connects the SSH channel to the git process until git exits."""
+    """Connects the SSH channel to the git process until git exits; kills git if the client goes away."""
 
     async def copy_in():
         while data := await process.stdin.read(65536):
@@ -133,14 +155,19 @@ async def _pump(process, git) -> int:
     async def copy_out(source, target):
         while data := await source.read(65536):
             target.write(data)
+            await target.drain()
 
     feeder = asyncio.create_task(copy_in())
-    await asyncio.gather(copy_out(git.stdout, process.stdout), copy_out(git.stderr, process.stderr))
-    status = await git.wait()
-    feeder.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-        await feeder
-    return status
+    try:
+        await asyncio.gather(copy_out(git.stdout, process.stdout), copy_out(git.stderr, process.stderr))
+        return await git.wait()
+    finally:
+        feeder.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await feeder
+        if git.returncode is None:
+            git.kill()
+            await git.wait()
 
 
 async def _serve_hook(reader, writer, user, app, archive: Path) -> None:

@@ -9,6 +9,15 @@ class Formation(models.Model):
     app = models.OneToOneField("apps.App", on_delete=models.CASCADE, related_name="formation")
     release = models.ForeignKey("releases.Release", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     counts = models.JSONField(default=dict, blank=True, help_text="Process type -> replica count")
+    failed_release = models.ForeignKey(
+        "releases.Release",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The last release whose deploy failed and was rolled back",
+    )
+    failure = models.TextField(blank=True, help_text="Why that deploy failed")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

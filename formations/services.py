@@ -52,6 +52,23 @@ def formation_deploy(*, app: App, release, actor) -> Formation:
         if first_deploy and "web" in release.processes and not counts:
             counts["web"] = 1
         formation.counts = counts
+        formation.failed_release = None
+        formation.failure = ""
+        formation.save()
+        transaction.on_commit(lambda: wakeup("scheduler"))
+    return formation
+
+
+def formation_roll_back(*, app: App, failed_release, to_release, reason: str) -> Formation:
+    """Moves `app`'s formation back from a release that failed to start to the one still serving."""
+    with transaction.atomic():
+        formation = Formation.objects.select_for_update().filter(pk=formation_get(app=app).pk).get()
+        if formation.release_id != failed_release.pk:
+            return formation
+        formation.release = to_release
+        formation.counts = {ptype: n for ptype, n in formation.counts.items() if ptype in to_release.processes}
+        formation.failed_release = failed_release
+        formation.failure = reason
         formation.save()
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation

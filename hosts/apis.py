@@ -1,6 +1,7 @@
 """REST endpoints for hosts."""
 
 from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,7 +15,9 @@ class HostSerializer(serializers.ModelSerializer):
 
 
 class HostListApi(APIView):
-    """Lists the hosts jobs run on."""
+    """Lists the hosts jobs run on (platform operators only)."""
+
+    permission_classes = [IsAdminUser]
 
     def get(self, request):
         return Response(HostSerializer(Host.objects.all(), many=True).data)

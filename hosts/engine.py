@@ -3,11 +3,12 @@
 import contextlib
 import io
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
-from docker.errors import ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 
 LABEL_BUILD = "paas.build"
 
@@ -17,17 +18,31 @@ class BuildContainer:
 
     def __init__(self, container):
         self.container = container
+        self.timed_out = False
 
     def put_archive(self, path: str, archive: bytes | Path) -> None:
         data = archive.read_bytes() if isinstance(archive, Path) else archive
         self.container.put_archive(path, data)
 
-    def run(self, on_output: Callable[[str], None]) -> int:
-        """Starts the container, passes its output on as it comes, and returns its exit status."""
+    def run(self, on_output: Callable[[str], None], timeout: float) -> int:
+        """Starts the container, passes its output on as it comes, and returns its exit status.
+
+        A container still running after `timeout` seconds is killed, and `timed_out` is set.
+        """
+        watchdog = threading.Timer(timeout, self._kill)
         self.container.start()
-        for chunk in self.container.logs(stream=True, follow=True):
-            on_output(chunk.decode("utf-8", errors="replace"))
-        return self.container.wait()["StatusCode"]
+        watchdog.start()
+        try:
+            for chunk in self.container.logs(stream=True, follow=True):
+                on_output(chunk.decode("utf-8", errors="replace"))
+            return self.container.wait()["StatusCode"]
+        finally:
+            watchdog.cancel()
+
+    def _kill(self) -> None:
+        self.timed_out = True
+        with contextlib.suppress(APIError):
+            self.container.kill()
 
     def get_archive(self, path: str, target: Path) -> None:
         """Writes a tar of `path` inside the container to `target`."""

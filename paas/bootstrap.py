@@ -5,10 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
-
-from buildpacks.models import Build, BuildState
 
 
 def admin_bootstrap() -> Path:
@@ -27,12 +24,3 @@ def admin_bootstrap() -> Path:
             token_file.write(token.key + "\n")
     path.chmod(0o600)
     return path
-
-
-def builds_interrupted_fail() -> int:
-    """Fails builds that an earlier, stopped control plane left unfinished (embedded mode only)."""
-    return Build.objects.filter(state__in=(BuildState.PENDING, BuildState.BUILDING)).update(
-        state=BuildState.FAILED,
-        error="the platform stopped during this build; push again",
-        finished_at=timezone.now(),
-    )

@@ -125,14 +125,15 @@ def _prepare():
     from django.conf import settings
     from django.core.management import call_command
 
+    from buildpacks.services import build_fail_interrupted
     from hosts.services import host_register_local
-    from paas.bootstrap import admin_bootstrap, builds_interrupted_fail
+    from paas.bootstrap import admin_bootstrap
     from scheduler.router import router_start
 
     call_command("migrate", interactive=False, verbosity=0)
     token_path = admin_bootstrap()
     if settings.CELERY_BROKER_URL.startswith("memory://"):
-        builds_interrupted_fail()
+        build_fail_interrupted()
     host = host_register_local()
     _check_docker(host)
     log.info("router %s", router_start())

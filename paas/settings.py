@@ -147,6 +147,7 @@ DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 PAAS_STACK_MIRROR = os.environ.get("PAAS_STACK_MIRROR", "http://deb.debian.org/debian")
 PAAS_SCHEDULER_INTERVAL = float(os.environ.get("PAAS_SCHEDULER_INTERVAL", "2"))
 PAAS_STOP_GRACE = float(os.environ.get("PAAS_STOP_GRACE", "10"))
+PAAS_BUILD_TIMEOUT = float(os.environ.get("PAAS_BUILD_TIMEOUT", "900"))
 PAAS_DEPLOY_TIMEOUT = float(os.environ.get("PAAS_DEPLOY_TIMEOUT", "120"))
 _DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PAAS_BUILD_CA_BUNDLE = os.environ.get(

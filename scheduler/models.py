@@ -13,6 +13,7 @@ class JobState(models.TextChoices):
 
 
 FINAL_STATES = (JobState.STOPPED,)
+CRASHES_BEFORE_FAILED = 3
 ACTIVE_STATES = (JobState.PENDING, JobState.STARTING, JobState.UP, JobState.CRASHED)
 
 

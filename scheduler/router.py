@@ -1,8 +1,9 @@
 """The HTTP router: Caddy, configured through its admin API with the whole route table at once.
 
-Each pass computes every app's route from the database (the app's healthy web jobs) and loads
-the full configuration into Caddy when it differs from what Caddy last got. Caddy runs as its own
-process, so apps keep serving while the control plane is stopped.
+Each pass computes every app's route from the database (the app's healthy web jobs on hosts that
+are up), reads the configuration Caddy holds, and loads the new one when they differ; a Caddy that
+stopped answering is started again. Caddy runs as its own process, so apps keep serving while the
+control plane is stopped.
 """
 
 import json
@@ -20,18 +21,18 @@ from django.utils import timezone
 
 from apps.models import App
 from apps.selectors import app_url
+from hosts.models import HostState
 from scheduler.models import Job, JobState
 
 log = logging.getLogger("paas.router")
 
-_last_loaded: dict = {"config": None}
 memory_router: dict = {"config": None}
 
 
 def _routed_jobs() -> dict[str, list[Job]]:
     """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry."""
     routes: dict[str, list[Job]] = {name: [] for name in App.objects.values_list("name", flat=True)}
-    jobs = Job.objects.filter(process_type="web", state=JobState.UP, host__isnull=False, host_port__isnull=False)
+    jobs = Job.objects.filter(process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False)
     for job in jobs.select_related("app", "host").order_by("app__name", "index"):
         routes[job.app.name].append(job)
     return routes
@@ -93,21 +94,31 @@ def router_load(config: dict) -> None:
         pass
 
 
+def router_current() -> dict | None:
+    """The configuration the router holds now, or None when it does not answer."""
+    if settings.PAAS_ROUTER == "memory":
+        return memory_router["config"]
+    try:
+        with urllib.request.urlopen(_admin_url("/config/"), timeout=5) as response:
+            return json.loads(response.read() or b"null")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
 def router_sync() -> None:
-    """Loads the current route table into Caddy if it changed, then marks its jobs as routed."""
+    """Loads the current route table into the router if what it holds differs, then marks jobs routed."""
     jobs = _routed_jobs()
     config = router_config({name: _addresses(app_jobs) for name, app_jobs in jobs.items()})
-    if config != _last_loaded["config"]:
+    if router_current() != config:
         try:
+            if settings.PAAS_ROUTER != "memory" and not router_answers():
+                log.warning("router: %s", router_start())
             router_load(config)
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, RuntimeError) as error:
             log.warning("router did not take the new routes (%s); retrying on the next pass", error)
-            _last_loaded["config"] = None
             return
-        _last_loaded["config"] = config
     routed = [job.pk for app_jobs in jobs.values() for job in app_jobs]
-    now = timezone.now()
-    Job.objects.filter(pk__in=routed, routed_at__isnull=True).update(routed_at=now)
+    Job.objects.filter(pk__in=routed, routed_at__isnull=True).update(routed_at=timezone.now())
     Job.objects.filter(routed_at__isnull=False).exclude(pk__in=routed).update(routed_at=None)
 
 
@@ -144,7 +155,6 @@ def router_start() -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if router_answers():
-            _last_loaded["config"] = None
             return "started"
         time.sleep(0.2)
     raise RuntimeError(f"caddy did not start; see {state_dir / 'caddy.log'}")

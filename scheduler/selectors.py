@@ -3,9 +3,7 @@
 from dataclasses import dataclass
 
 from formations.services import formation_get
-from scheduler.models import ACTIVE_STATES, Job, JobState
-
-CRASHES_BEFORE_FAILED = 3
+from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, Job, JobState
 
 
 def job_list(*, app):
@@ -28,16 +26,17 @@ class DeployStatus:
 def deploy_status(*, release) -> DeployStatus:
     """How far `release` has got in replacing the app's running jobs."""
     formation = formation_get(app=release.app)
+    if formation.failed_release_id == release.pk:
+        return DeployStatus("failed", formation.failure)
     if formation.release_id != release.pk:
         return DeployStatus("superseded", "a newer deploy has taken over")
     wanted = {ptype: count for ptype, count in formation.counts.items() if count}
     if not wanted:
         return DeployStatus("done", "no processes are scaled up")
     jobs = list(Job.objects.filter(release=release, state__in=ACTIVE_STATES))
-    for job in jobs:
-        if job.state == JobState.CRASHED and job.crash_streak >= CRASHES_BEFORE_FAILED:
-            reason = job.error or f"it exited with status {job.exit_code}"
-            return DeployStatus("failed", f"{job.name} crashed {job.crash_streak} times on start: {reason}")
+    crash = crash_looping_job(release=release)
+    if crash is not None:
+        return DeployStatus("failed", crash_reason(crash))
     up = {}
     for job in jobs:
         if job.state == JobState.UP and (job.process_type != "web" or job.routed_at is not None):
@@ -46,3 +45,30 @@ def deploy_status(*, release) -> DeployStatus:
     if all(up.get(ptype, 0) >= count for ptype, count in wanted.items()) and not still_routed.exists():
         return DeployStatus("done")
     return DeployStatus("pending")
+
+
+def crash_looping_job(*, release):
+    """A job of `release` that has crashed on start again and again, or None."""
+    return (
+        Job.objects.filter(release=release, state=JobState.CRASHED, crash_streak__gte=CRASHES_BEFORE_FAILED)
+        .order_by("process_type", "index")
+        .first()
+    )
+
+
+def crash_reason(job: Job) -> str:
+    """Why a crash-looping job keeps failing, in words for the pusher."""
+    reason = job.error or f"it exited with status {job.exit_code}"
+    return f"{job.name} crashed {job.crash_streak} times on start: {reason}"
+
+
+def serving_release(*, app, besides):
+    """The newest release other than `besides` with a job up, or None."""
+    job = (
+        Job.objects.filter(app=app, state=JobState.UP)
+        .exclude(release=besides)
+        .select_related("release")
+        .order_by("-release__version")
+        .first()
+    )
+    return job.release if job else None

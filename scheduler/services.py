@@ -5,19 +5,24 @@ converges. A pass may run any number of times with the same result; a lost wake-
 restarted control plane only delays convergence. Running containers are adopted, never restarted.
 """
 
+import contextlib
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from formations.models import Formation
+from formations.services import formation_roll_back
 from hosts.drivers import JobContainer, JobSpec, host_driver
-from hosts.models import Host, HostState
+from hosts.models import Host
 from hosts.services import host_heartbeat, host_mark_down
 from scheduler.models import ACTIVE_STATES, Job, JobState
 from scheduler.router import router_sync
+from scheduler.selectors import crash_looping_job, crash_reason, serving_release
 
 log = logging.getLogger("paas.scheduler")
 
@@ -28,31 +33,43 @@ MAX_BACKOFF_SECONDS = 60
 _pass_lock = threading.Lock()
 
 
+@dataclass
+class LiveHost:
+    """A host that answered this pass, its driver, and the job containers it reported."""
+
+    host: Host
+    driver: object
+    containers: dict[int, JobContainer]
+
+
 def reconcile() -> None:
     """Runs one reconcile pass; passes never overlap within a process."""
     with _pass_lock:
-        drivers = _host_drivers()
-        observed = _observe(drivers)
+        live = _observe()
         for formation in Formation.objects.select_related("app", "release"):
+            formation = _roll_back_failed_deploy(formation)
             _converge_formation(formation)
-        _start_due_jobs(drivers)
-        _check_health(drivers, observed)
+        _start_due_jobs(live)
+        _check_health(live)
         router_sync()
-        _drain_stopping(drivers, observed)
+        _drain_stopping(live)
         _forgive_stable_jobs()
 
 
-def _host_drivers() -> dict[int, object]:
-    drivers = {}
+@contextlib.contextmanager
+def _job_step(job: Job, action: str):
+    """One job's failure is logged and retried next pass; it never stops the pass for other jobs."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001
+        log.warning("could not %s %s %s: %s", action, job.app.name, job.name, error)
+
+
+def _observe() -> dict[int, LiveHost]:
+    """Reads every host's containers and brings job rows in line with them; returns the hosts that answered."""
+    live = {}
     for host in Host.objects.all():
-        drivers[host.pk] = (host, host_driver(host))
-    return drivers
-
-
-def _observe(drivers: dict) -> dict[int, JobContainer]:
-    """Reads every host's containers and brings job rows in line with them."""
-    observed: dict[int, JobContainer] = {}
-    for host, driver in drivers.values():
+        driver = host_driver(host)
         try:
             containers = driver.job_containers()
         except Exception as error:  # noqa: BLE001 - any failure to reach a host marks it down
@@ -60,27 +77,32 @@ def _observe(drivers: dict) -> dict[int, JobContainer]:
             host_mark_down(host=host)
             continue
         host_heartbeat(host=host)
-        observed.update(containers)
-        _observe_host(host, driver, containers)
-    return observed
+        live[host.pk] = LiveHost(host, driver, containers)
+        _observe_host(live[host.pk])
+    return live
 
 
-def _observe_host(host: Host, driver, containers: dict[int, JobContainer]) -> None:
-    jobs = Job.objects.filter(host=host).exclude(state=JobState.STOPPED).select_related("app")
+def _observe_host(live: LiveHost) -> None:
+    jobs = Job.objects.filter(host=live.host).exclude(state=JobState.STOPPED).select_related("app")
     jobs = {job.pk: job for job in jobs}
-    for job_id, container in containers.items():
+    for job_id, container in live.containers.items():
         job = jobs.get(job_id)
         if job is None or job.container_id != container.container_id:
-            driver.job_remove(container.container_id)
+            with contextlib.suppress(Exception):
+                live.driver.job_remove(container.container_id)
     for job in jobs.values():
-        container = containers.get(job.pk)
-        if job.state in (JobState.STARTING, JobState.UP):
-            if container is None or container.container_id != job.container_id:
-                _job_crashed(job, driver, exit_code=None, error="its container disappeared")
-            elif not container.running:
-                _job_crashed(job, driver, exit_code=container.exit_code, error="")
-        elif job.state == JobState.STOPPING and (container is None or not container.running):
-            _job_stopped(job, driver)
+        with _job_step(job, "observe"):
+            _observe_job(job, live.driver, live.containers.get(job.pk))
+
+
+def _observe_job(job: Job, driver, container: JobContainer | None) -> None:
+    if job.state in (JobState.STARTING, JobState.UP):
+        if container is None or container.container_id != job.container_id:
+            _job_crashed(job, driver, exit_code=None, error="its container disappeared")
+        elif not container.running:
+            _job_crashed(job, driver, exit_code=container.exit_code, error="")
+    elif job.state == JobState.STOPPING and (container is None or not container.running):
+        _job_stopped(job, driver)
 
 
 def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
@@ -106,6 +128,25 @@ def _job_stopped(job: Job, driver) -> None:
     job.state = JobState.STOPPED
     job.container_id = ""
     job.save(update_fields=["state", "container_id", "updated_at"])
+
+
+def _roll_back_failed_deploy(formation: Formation) -> Formation:
+    """When the new release crash-loops while an older one still serves, the formation goes back to the older one."""
+    if formation.release is None:
+        return formation
+    crash = crash_looping_job(release=formation.release)
+    previous = serving_release(app=formation.app, besides=formation.release) if crash else None
+    if previous is None:
+        return formation
+    reason = crash_reason(crash)
+    log.warning(
+        "deploy of %s v%s failed (%s); back to v%s",
+        formation.app.name,
+        formation.release.version,
+        reason,
+        previous.version,
+    )
+    return formation_roll_back(app=formation.app, failed_release=formation.release, to_release=previous, reason=reason)
 
 
 def _converge_formation(formation: Formation) -> None:
@@ -136,37 +177,36 @@ def _converge_formation(formation: Formation) -> None:
 
 def _job_stop(job: Job) -> None:
     """Takes a job out of the router; its container gets SIGTERM once the router has synced."""
-    if job.container_id:
-        job.state = JobState.STOPPING
-        job.save(update_fields=["state", "updated_at"])
-    else:
-        job.state = JobState.STOPPED
-        job.save(update_fields=["state", "updated_at"])
+    job.state = JobState.STOPPING if job.container_id else JobState.STOPPED
+    job.save(update_fields=["state", "updated_at"])
 
 
-def _start_due_jobs(drivers: dict) -> None:
+def _start_due_jobs(live: dict[int, LiveHost]) -> None:
+    """Starts pending jobs, and crashed ones whose backoff has passed, on the least busy live hosts."""
     now = timezone.now()
-    due = Job.objects.filter(state__in=(JobState.PENDING, JobState.CRASHED)).select_related("app", "release")
+    due = Job.objects.filter(state__in=(JobState.PENDING, JobState.CRASHED)).select_related("app", "release__artifact")
+    load = _host_load(live)
     for job in due:
         if job.restart_at and job.restart_at > now:
             continue
-        host, driver = _place(drivers)
-        if host is None:
+        if not load:
             log.warning("no host is up to run %s %s", job.app.name, job.name)
             return
-        _job_start(job, host, driver)
+        host_pk = min(load, key=load.get)
+        load[host_pk] += 1
+        with _job_step(job, "start"):
+            _job_start(job, live[host_pk].host, live[host_pk].driver)
 
 
-def _place(drivers: dict):
-    """The live host running the fewest jobs."""
-    live = [(host, driver) for host, driver in drivers.values() if _host_up(host)]
-    if not live:
-        return None, None
-    return min(live, key=lambda pair: Job.objects.filter(host=pair[0], state__in=ACTIVE_STATES).count())
-
-
-def _host_up(host: Host) -> bool:
-    return Host.objects.filter(pk=host.pk, state=HostState.UP).exists()
+def _host_load(live: dict[int, LiveHost]) -> dict[int, int]:
+    """Live host id -> how many active jobs it runs."""
+    counts = (
+        Job.objects.filter(host__in=live.keys(), state__in=ACTIVE_STATES)
+        .values("host")
+        .annotate(jobs=Count("pk"))
+        .values_list("host", "jobs")
+    )
+    return {pk: 0 for pk in live} | dict(counts)
 
 
 def job_spec(job: Job) -> JobSpec:
@@ -213,21 +253,23 @@ def _job_start(job: Job, host: Host, driver) -> None:
     job.save()
 
 
-def _check_health(drivers: dict, observed: dict[int, JobContainer]) -> None:
+def _check_health(live: dict[int, LiveHost]) -> None:
     """Marks starting jobs up once healthy (web: its port accepts connections); enforces the boot timeout."""
-    for job in Job.objects.filter(state=JobState.STARTING).select_related("app"):
-        host, driver = drivers.get(job.host_id, (None, None))
-        if driver is None:
-            continue
-        container = observed.get(job.pk)
-        if container is None or container.container_id != job.container_id:
-            container = JobContainer(job.pk, job.container_id, True, None, job.host_port)
-        healthy = driver.job_healthy(container) if job.process_type == "web" else container.running
-        if healthy:
-            Job.objects.filter(pk=job.pk).update(state=JobState.UP)
-        elif timezone.now() - job.started_at > BOOT_TIMEOUT:
-            driver.job_signal(job.container_id, "SIGKILL")
-            _job_crashed(job, driver, exit_code=None, error="web process did not listen on $PORT within 60s")
+    for job in Job.objects.filter(state=JobState.STARTING, host__in=live.keys()).select_related("app"):
+        with _job_step(job, "check"):
+            _check_job_health(job, live[job.host_id])
+
+
+def _check_job_health(job: Job, live: LiveHost) -> None:
+    container = live.containers.get(job.pk)
+    if container is None or container.container_id != job.container_id:
+        container = JobContainer(job.pk, job.container_id, True, None, job.host_port)  # started this pass
+    healthy = live.driver.job_healthy(container) if job.process_type == "web" else container.running
+    if healthy:
+        Job.objects.filter(pk=job.pk).update(state=JobState.UP)
+    elif timezone.now() - job.started_at > BOOT_TIMEOUT:
+        live.driver.job_signal(job.container_id, "SIGKILL")
+        _job_crashed(job, live.driver, exit_code=None, error="web process did not listen on $PORT within 60s")
 
 
 def _forgive_stable_jobs() -> None:
@@ -236,16 +278,16 @@ def _forgive_stable_jobs() -> None:
     Job.objects.filter(state=JobState.UP, crash_streak__gt=0, started_at__lt=stable_since).update(crash_streak=0)
 
 
-def _drain_stopping(drivers: dict, observed: dict[int, JobContainer]) -> None:
+def _drain_stopping(live: dict[int, LiveHost]) -> None:
     """SIGTERM for jobs the router no longer sends traffic to; SIGKILL after the grace period."""
     now = timezone.now()
     grace = timedelta(seconds=settings.PAAS_STOP_GRACE)
-    for job in Job.objects.filter(state=JobState.STOPPING, routed_at__isnull=True):
-        host, driver = drivers.get(job.host_id, (None, None))
-        if driver is None:
-            continue
-        if job.stop_signalled_at is None:
-            driver.job_signal(job.container_id, "SIGTERM")
-            Job.objects.filter(pk=job.pk).update(stop_signalled_at=now)
-        elif now - job.stop_signalled_at > grace:
-            driver.job_signal(job.container_id, "SIGKILL")
+    stopping = Job.objects.filter(state=JobState.STOPPING, routed_at__isnull=True, host__in=live.keys())
+    for job in stopping.select_related("app"):
+        driver = live[job.host_id].driver
+        with _job_step(job, "stop"):
+            if job.stop_signalled_at is None:
+                driver.job_signal(job.container_id, "SIGTERM")
+                Job.objects.filter(pk=job.pk).update(stop_signalled_at=now)
+            elif now - job.stop_signalled_at > grace:
+                driver.job_signal(job.container_id, "SIGKILL")

@@ -7,7 +7,6 @@ from scheduler import router
 @pytest.fixture(autouse=True)
 def _fresh_memory_drivers():
     MemoryHostDriver.reset()
-    router._last_loaded["config"] = None
     router.memory_router["config"] = None
     yield
     MemoryHostDriver.reset()

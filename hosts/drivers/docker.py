@@ -24,7 +24,7 @@ class DockerHostDriver:
 
     def job_start(self, spec: JobSpec) -> JobContainer:
         ports = {f"{spec.port}/tcp": (self.address, None)} if spec.port else {}
-        self._remove_named(spec.name)
+        self.job_remove(spec.name)  # a leftover container of the same job
         container = self.client.containers.run(
             spec.image,
             command=[spec.command],
@@ -70,14 +70,9 @@ class DockerHostDriver:
                 raise
 
     def job_remove(self, container_id: str) -> None:
+        """Removes a container, by id or name, whatever its state."""
         try:
             self.client.api.remove_container(container_id, force=True)
-        except NotFound:
-            pass
-
-    def _remove_named(self, name: str) -> None:
-        try:
-            self.client.api.remove_container(name, force=True)
         except NotFound:
             pass
 

@@ -18,6 +18,7 @@ class MemoryHostDriver:
         self.specs: dict[str, JobSpec] = {}
         self.unhealthy: set[str] = set()
         self.signals: list[tuple[str, str]] = []
+        self.failing: set[str] = set()
         self._ids = itertools.count(1)
         self._ports = itertools.count(40000)
 
@@ -32,6 +33,7 @@ class MemoryHostDriver:
             cls._hosts.clear()
 
     def job_start(self, spec: JobSpec) -> JobContainer:
+        self._maybe_fail("job_start")
         container_id = f"{self.name}-c{next(self._ids)}"
         port = next(self._ports) if spec.port else None
         container = JobContainer(spec.job_id, container_id, running=True, host_port=port)
@@ -40,18 +42,25 @@ class MemoryHostDriver:
         return container
 
     def job_containers(self) -> dict[int, JobContainer]:
+        self._maybe_fail("job_containers")
         return {container.job_id: container for container in self.containers.values()}
 
     def job_healthy(self, container: JobContainer) -> bool:
         return container.running and container.container_id not in self.unhealthy
 
     def job_signal(self, container_id: str, signal: str) -> None:
+        self._maybe_fail("job_signal")
         self.signals.append((container_id, signal))
         if container_id in self.containers:
             self.exit(container_id, 0 if signal == "SIGTERM" else 137)
 
     def job_remove(self, container_id: str) -> None:
+        self._maybe_fail("job_remove")
         self.containers.pop(container_id, None)
+
+    def _maybe_fail(self, method: str) -> None:
+        if method in self.failing:
+            raise ConnectionError(f"{self.name}: {method} failed (simulated)")
 
     def exit(self, container_id: str, exit_code: int) -> None:
         """Makes a fake container stop, as a crashed or stopped process would."""

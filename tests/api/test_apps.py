@@ -101,3 +101,17 @@ def test_releases_are_listed_newest_first(api, user):
     deploy(app)
     deploy(app)
     assert [release["version"] for release in api.get("/api/apps/shop/releases/").json()] == [2, 1]
+
+
+@pytest.mark.parametrize("path", ["releases/", "jobs/", "builds/", "builds/1/", "formation/"])
+def test_another_users_app_resources_are_404(api, path):
+    deploy(make_app("secret"))
+    response = api.get(f"/api/apps/secret/{path}")
+    assert response.status_code == 404 and "not found" in response.json()["error"]
+
+
+def test_hosts_are_for_operators_only(api, user):
+    assert api.get("/api/hosts/").status_code == 403
+    user.is_staff = True
+    user.save()
+    assert api.get("/api/hosts/").status_code == 200

@@ -5,11 +5,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from formations.models import Formation
 from formations.services import formation_scale
 from hosts.drivers.memory import MemoryHostDriver
+from hosts.models import Host, HostState
 from hosts.services import host_register_local
 from scheduler import router
-from scheduler.models import Job, JobState
+from scheduler.models import ACTIVE_STATES, Job, JobState
 from scheduler.selectors import deploy_status
 from scheduler.services import reconcile
 from tests.factories import deploy, make_app
@@ -133,9 +135,15 @@ def test_a_release_that_keeps_crashing_fails_its_deploy_and_the_old_one_serves(d
             driver.exit(new.container_id, 2)
         Job.objects.filter(pk=new.pk).update(restart_at=None)
     status = deploy_status(release=new_release)
-    assert status.state == "failed" and "exited with status 2" in status.message
+    assert status.state == "failed" and "crashed 3 times on start: it exited with status 2" in status.message
+    _settle()
+    formation = Formation.objects.get(app=app)
+    assert formation.release == old.release and formation.failed_release == new_release
     assert Job.objects.get(pk=old.pk).state == JobState.UP
+    assert not Job.objects.filter(release=new_release, state__in=ACTIVE_STATES).exists()
     assert _routes()["myapp.localhost"] == [f"127.0.0.1:{old.host_port}"]
+    assert deploy_status(release=new_release).state == "failed"
+    assert deploy_status(release=deploy(app)).state == "pending"
 
 
 def test_containers_without_a_job_are_removed(driver):
@@ -151,3 +159,72 @@ def _stray_spec():
     from hosts.drivers import JobSpec
 
     return JobSpec(job_id=999999, name="stray", app="myapp", process_type="web", image="x", command="y")
+
+
+def test_a_failing_docker_call_for_one_job_does_not_stop_the_pass_for_others(driver):
+    first = make_app("first")
+    deploy(first)
+    _settle()
+    formation_scale(app=first, counts={"web": 0}, actor=first.owner)
+    driver.failing.add("job_signal")
+    second = make_app("second")
+    deploy(second)
+    _settle()
+    second_job = Job.objects.get(app=second)
+    assert second_job.state == JobState.UP
+    assert _routes()["second.localhost"] == [f"127.0.0.1:{second_job.host_port}"]
+    assert Job.objects.get(app=first).state == JobState.STOPPING
+    driver.failing.clear()
+    _settle()
+    assert Job.objects.get(app=first).state == JobState.STOPPED
+
+
+def test_jobs_on_a_host_that_does_not_answer_leave_the_router(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    driver.failing.add("job_containers")
+    reconcile()
+    assert Host.objects.get(name="local").state == HostState.DOWN
+    assert _routes()["myapp.localhost"] == []
+    driver.failing.clear()
+    reconcile()
+    job = Job.objects.get(app=app)
+    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{job.host_port}"]
+
+
+def test_a_web_job_that_never_listens_is_killed_after_the_boot_timeout(driver):
+    app = make_app()
+    deploy(app)
+    driver.unhealthy.add("local-c1")
+    _settle()
+    job = Job.objects.get(app=app)
+    assert job.state == JobState.STARTING
+    Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(seconds=61))
+    reconcile()
+    job.refresh_from_db()
+    assert job.state == JobState.CRASHED and "did not listen on $PORT within 60s" in job.error
+    assert ("local-c1", "SIGKILL") in driver.signals
+
+
+def test_a_job_that_ignores_sigterm_gets_sigkill_after_the_grace_period(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    job = Job.objects.get(app=app)
+    driver.job_signal = lambda container_id, signal: driver.signals.append((container_id, signal))
+    formation_scale(app=app, counts={"web": 0}, actor=app.owner)
+    _settle()
+    assert driver.signals == [(job.container_id, "SIGTERM")]
+    Job.objects.filter(pk=job.pk).update(stop_signalled_at=timezone.now() - timedelta(seconds=60))
+    reconcile()
+    assert driver.signals[-1] == (job.container_id, "SIGKILL")
+
+
+def test_a_router_that_lost_its_routes_gets_them_again(driver):
+    app = make_app()
+    deploy(app)
+    _settle()
+    router.memory_router["config"] = None  # a restarted Caddy holds no routes
+    reconcile()
+    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{Job.objects.get(app=app).host_port}"]
