@@ -37,6 +37,16 @@ def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
+def echo_listing(items: list, as_json: bool, *, empty: str, row) -> None:
+    """Prints a list the API returned: as JSON, as a table with one `row(item)` each, or `empty`."""
+    if as_json:
+        echo_json(items)
+    elif not items:
+        click.echo(empty)
+    else:
+        echo_table([row(item) for item in items])
+
+
 def echo_table(rows: list[list[str]]) -> None:
     if not rows:
         return
@@ -80,13 +90,12 @@ def keys(ctx, client, as_json):
     """List your SSH keys (add and remove them with the subcommands)."""
     if ctx.invoked_subcommand:
         return
-    found = client.get("/keys/")
-    if as_json:
-        echo_json(found)
-    elif not found:
-        click.echo("No keys yet; add one with: paas keys add ~/.ssh/id_ed25519.pub")
-    else:
-        echo_table([[key["fingerprint"], key["comment"]] for key in found])
+    echo_listing(
+        client.get("/keys/"),
+        as_json,
+        empty="No keys yet; add one with: paas keys add ~/.ssh/id_ed25519.pub",
+        row=lambda key: [key["fingerprint"], key["comment"]],
+    )
 
 
 def _default_public_key() -> Path:
@@ -139,13 +148,12 @@ def create(client, name, no_remote):
 @pass_client
 def apps(client, as_json):
     """List your apps."""
-    found = client.get("/apps/")
-    if as_json:
-        echo_json(found)
-    elif not found:
-        click.echo("No apps yet; create one with: paas create NAME")
-    else:
-        echo_table([[app["name"], app["owner"], app["created_at"][:19]] for app in found])
+    echo_listing(
+        client.get("/apps/"),
+        as_json,
+        empty="No apps yet; create one with: paas create NAME",
+        row=lambda app: [app["name"], app["owner"], app["created_at"][:19]],
+    )
 
 
 @cli.command()
@@ -181,15 +189,12 @@ def info(client, app_name, as_json):
 @pass_client
 def releases(client, app_name, as_json):
     """List an app's releases, newest first."""
-    found = client.get(f"/apps/{resolve_app(app_name)}/releases/")
-    if as_json:
-        echo_json(found)
-    elif not found:
-        click.echo("No releases yet; deploy with: git push paas main")
-    else:
-        echo_table(
-            [[f"v{r['version']}", r["description"], r["created_by"] or "-", r["created_at"][:19]] for r in found]
-        )
+    echo_listing(
+        client.get(f"/apps/{resolve_app(app_name)}/releases/"),
+        as_json,
+        empty="No releases yet; deploy with: git push paas main",
+        row=lambda r: [f"v{r['version']}", r["description"], r["created_by"] or "-", r["created_at"][:19]],
+    )
 
 
 def _parse_scale(pairs: tuple[str, ...]) -> dict[str, int]:
@@ -252,25 +257,19 @@ def scale(client, counts, no_wait, timeout, app_name, as_json):
 @pass_client
 def ps(client, app_name, as_json):
     """List an app's jobs and their states."""
-    jobs = client.get(f"/apps/{resolve_app(app_name)}/jobs/")
-    if as_json:
-        echo_json(jobs)
-    elif not jobs:
-        click.echo("No jobs running.")
-    else:
-        echo_table(
-            [
-                [
-                    job["name"],
-                    job["state"],
-                    f"v{job['release']}",
-                    job["host"] or "-",
-                    (job["container_id"] or "")[:12],
-                    _job_note(job),
-                ]
-                for job in jobs
-            ]
-        )
+    echo_listing(
+        client.get(f"/apps/{resolve_app(app_name)}/jobs/"),
+        as_json,
+        empty="No jobs running.",
+        row=lambda job: [
+            job["name"],
+            job["state"],
+            f"v{job['release']}",
+            job["host"] or "-",
+            (job["container_id"] or "")[:12],
+            _job_note(job),
+        ],
+    )
 
 
 def _job_note(job: dict) -> str:

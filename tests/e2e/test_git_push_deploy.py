@@ -130,6 +130,33 @@ def test_bad_input_gets_clear_errors(logged_in):
     assert push.returncode != 0 and "does not exist or you may not push to it" in push.stderr
 
 
+def test_a_push_no_buildpack_recognises_is_refused_with_the_reason(logged_in):
+    platform = logged_in
+    source = platform.root / "static"
+    source.mkdir()
+    (source / "index.html").write_text("<h1>hi</h1>\n")
+    commit(platform, source, "first")
+    assert platform.paas("create", "static", cwd=source).exit_code == 0
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode != 0
+    assert "No buildpack recognised this app" in push.stderr and "requirements.txt" in push.stderr
+    assert platform.paas_json("releases", "-a", "static") == []
+
+
+def test_a_release_that_crashes_on_start_is_rolled_back_and_the_old_one_keeps_serving(logged_in):
+    platform = logged_in
+    source = deploy_new_app(platform, "crashy", "crashy v1")
+    (source / "Procfile").write_text("web: python -c 'import sys; sys.exit(3)'\n")
+    commit(platform, source, "crash on start")
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode != 0
+    assert "v2 did not start: web.1 crashed 3 times on start: it exited with status 3" in push.stderr
+    assert "The previous release keeps serving" in push.stderr
+    assert platform.curl("crashy").startswith("crashy v1 from job")
+    assert platform.paas_json("info", "-a", "crashy")["formation"]["release"] == 1
+    assert [job["release"] for job in platform.paas_json("ps", "-a", "crashy")] == [1]
+
+
 def test_stopping_the_control_plane_leaves_apps_serving_and_a_restart_adopts_them(logged_in):
     platform = logged_in
     deploy_new_app(platform, "steady", "steady")
