@@ -58,7 +58,7 @@ def build_execute(build: Build) -> None:
 def _build_release(build: Build, work: Path, output):
     """Source -> slug -> runtime image -> a new release (not yet deployed)."""
     output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
-    engine = DockerBuildEngine(settings.DOCKER_HOST)
+    engine = build_engine()
     stack = stack_ensure(engine, output)
     slug = _compile(engine, stack, build, work, output)
     processes = _slug_processes(slug)
@@ -80,6 +80,11 @@ def _announce_processes(processes: dict, output) -> None:
             " !     No web process: nothing will answer HTTP. Add a Procfile line such as\n"
             " !     web: gunicorn --bind 0.0.0.0:$PORT app:app\n"
         )
+
+
+def build_engine() -> DockerBuildEngine:
+    """The Docker engine builds run on."""
+    return DockerBuildEngine(settings.DOCKER_HOST, settings.PAAS_INSTANCE)
 
 
 def _build_env() -> tuple[dict, dict]:

@@ -79,12 +79,14 @@ def build_succeed(*, build: Build, release) -> None:
 
 
 def build_fail(*, build: Build, error: str) -> None:
-    """Records why a build failed; nothing that runs has changed."""
-    Build.objects.filter(pk=build.pk).update(state=BuildState.FAILED, error=error, finished_at=timezone.now())
+    """Records why a build failed; nothing that runs has changed. A build already ended keeps its outcome."""
+    Build.objects.filter(pk=build.pk, state=BuildState.BUILDING).update(
+        state=BuildState.FAILED, error=error, finished_at=timezone.now()
+    )
 
 
 def build_fail_interrupted() -> int:
-    """Fails builds that an earlier, stopped control plane left unfinished (embedded mode only)."""
+    """Fails the builds this control plane is stopping in the middle of, or an earlier one left (embedded mode)."""
     return Build.objects.filter(state__in=(BuildState.PENDING, BuildState.BUILDING)).update(
         state=BuildState.FAILED,
         error="the platform stopped during this build; push again",

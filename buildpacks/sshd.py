@@ -182,6 +182,8 @@ async def _serve_hook(reader, writer, user, app, archive: Path) -> None:
             await writer.drain()
     except ConnectionError:
         log.info("the pusher of %s went away; its build goes on", app.name)
+    except asyncio.CancelledError:
+        return  # the platform is stopping
     except Exception:
         log.exception("push of %s failed", app.name)
         for message in ({"log": " !     internal error in the build; see the platform's log\n"}, {"exit": 1}):

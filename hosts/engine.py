@@ -11,6 +11,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
 LABEL_BUILD = "paas.build"
+LABEL_INSTANCE = "paas.instance"
 
 
 class BuildContainer:
@@ -59,8 +60,9 @@ class BuildContainer:
 class DockerBuildEngine:
     """The Docker operations of a build: stack image import, build containers, runtime images."""
 
-    def __init__(self, docker_url: str):
+    def __init__(self, docker_url: str, instance: str):
         self.client = docker.DockerClient(base_url=docker_url, timeout=600)
+        self.instance = instance
 
     def image_id(self, reference: str) -> str | None:
         """The id of a local image, or None when the engine does not have it."""
@@ -74,6 +76,16 @@ class DockerBuildEngine:
         self.client.api.import_image_from_file(str(rootfs_tar), repository=repository, tag=tag, changes=changes)
         return self.client.images.get(f"{repository}:{tag}").id
 
+    def build_containers_remove(self) -> int:
+        """Kills and removes this platform's build containers (running builds fail); returns how many."""
+        containers = self.client.containers.list(
+            all=True, filters={"label": [LABEL_BUILD, f"{LABEL_INSTANCE}={self.instance}"]}
+        )
+        for container in containers:
+            with contextlib.suppress(NotFound, APIError):
+                container.remove(force=True)
+        return len(containers)
+
     @contextlib.contextmanager
     def container(
         self, image: str, *, command: list[str], env: dict, binds: dict, build_id: int
@@ -84,13 +96,13 @@ class DockerBuildEngine:
             command=command,
             environment=env,
             volumes=binds,
-            labels={LABEL_BUILD: str(build_id)},
+            labels={LABEL_BUILD: str(build_id), LABEL_INSTANCE: self.instance},
             working_dir="/app",
         )
         try:
             yield BuildContainer(container)
         finally:
-            with contextlib.suppress(NotFound):
+            with contextlib.suppress(NotFound, APIError):  # it may be gone already (platform stopping)
                 container.remove(force=True)
 
 

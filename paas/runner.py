@@ -40,7 +40,13 @@ class CeleryWorker(threading.Thread):
     def run(self) -> None:
         self.controller.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """Stops consuming; a task still running after `timeout` seconds is abandoned with the process."""
+        stopper = threading.Thread(target=self._stop, daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+
+    def _stop(self) -> None:
         with contextlib.suppress(Exception):
             self.controller.stop(in_sighandler=False)
 
@@ -120,22 +126,31 @@ def _check_docker(host) -> None:
         ) from error
 
 
+def _abandon_builds() -> None:
+    """In embedded mode this process is the only build worker: builds it is not running have ended."""
+    from django.conf import settings
+
+    from buildpacks.pipeline import build_engine
+    from buildpacks.services import build_fail_interrupted
+
+    if settings.CELERY_BROKER_URL.startswith("memory://"):
+        build_fail_interrupted()
+        build_engine().build_containers_remove()
+
+
 def _prepare():
     """Migrates the database and registers everything the loops need; returns the admin token path."""
-    from django.conf import settings
     from django.core.management import call_command
 
-    from buildpacks.services import build_fail_interrupted
     from hosts.services import host_register_local
     from paas.bootstrap import admin_bootstrap
     from scheduler.router import router_start
 
     call_command("migrate", interactive=False, verbosity=0)
     token_path = admin_bootstrap()
-    if settings.CELERY_BROKER_URL.startswith("memory://"):
-        build_fail_interrupted()
     host = host_register_local()
     _check_docker(host)
+    _abandon_builds()
     log.info("router %s", router_start())
     return token_path
 
@@ -156,5 +171,6 @@ def run() -> None:
         asyncio.run(_serve())
     finally:
         scheduler.stop()
+        _abandon_builds()
         worker.stop()
         print("paas stopped; apps keep serving.", flush=True)

@@ -44,7 +44,8 @@ class DockerHostDriver:
         return self._job_container(container)
 
     def job_containers(self) -> dict[int, JobContainer]:
-        containers = self.client.containers.list(all=True, filters={"label": f"{LABEL_INSTANCE}={self.instance}"})
+        labels = [f"{LABEL_INSTANCE}={self.instance}", LABEL_JOB]  # job containers only, not builds
+        containers = self.client.containers.list(all=True, filters={"label": labels})
         found = {}
         for container in containers:
             job = self._job_container(container)

@@ -106,11 +106,18 @@ class Platform:
         assert result.exit_code == 0, result.output
         return json.loads(result.output)
 
-    def git(self, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    def _git_env(self) -> dict:
         ssh = f"ssh -i {self.key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-        env = {**os.environ, "GIT_SSH_COMMAND": ssh}
-        return subprocess.run(
-            ["git", *GIT_IDENTITY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+        return {**os.environ, "GIT_SSH_COMMAND": ssh}
+
+    def git(self, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+        command = ["git", *GIT_IDENTITY, *args]
+        return subprocess.run(command, cwd=cwd, env=self._git_env(), capture_output=True, text=True, timeout=900)
+
+    def git_background(self, *args: str, cwd: Path) -> subprocess.Popen:
+        command = ["git", *GIT_IDENTITY, *args]
+        return subprocess.Popen(
+            command, cwd=cwd, env=self._git_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
     def curl(self, app: str, port: int | None = None) -> str:

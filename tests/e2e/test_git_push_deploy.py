@@ -84,9 +84,15 @@ def test_push_deploys_redeploys_refuses_a_broken_build_and_scales(logged_in):
 
     write_app(source, "hello v2")
     commit(platform, source, "second")
-    push = platform.git("push", "paas", "main", cwd=source)
-    assert push.returncode == 0, push.stderr
-    assert "v2 deployed" in push.stderr
+    push = platform.git_background("push", "paas", "main", cwd=source)
+    answers = set()
+    while push.poll() is None:  # the app keeps answering while v2 builds and rolls out
+        answers.add(platform.curl("hello").split(" from job")[0])
+        time.sleep(0.2)
+    stderr = push.stderr.read()
+    assert push.returncode == 0, stderr
+    assert "v2 deployed" in stderr
+    assert answers <= {"hello v1", "hello v2"}, answers
     assert [platform.curl("hello") for _ in range(6)] == [platform.curl("hello")] * 6
     assert platform.curl("hello").endswith("of v2\n")
 

@@ -2,11 +2,10 @@
 
 import sys
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from buildpacks.pipeline import build_engine
 from buildpacks.stack import stack_ensure
-from hosts.engine import DockerBuildEngine
 
 
 class Command(BaseCommand):
@@ -17,5 +16,5 @@ class Command(BaseCommand):
             sys.stdout.write(text)
             sys.stdout.flush()
 
-        reference = stack_ensure(DockerBuildEngine(settings.DOCKER_HOST), output)
+        reference = stack_ensure(build_engine(), output)
         self.stdout.write(f"stack image: {reference}")
