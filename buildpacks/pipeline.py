@@ -166,7 +166,9 @@ def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output):
         "Cmd": ["/bin/bash"],
         "WorkingDir": "/app",
         "Env": [f"PATH={RUNTIME_PATH}", "LANG=C.UTF-8", "HOME=/app"],
-        "Labels": {"paas.app": build.app.name, "paas.build": str(build.pk)},
+        # The commit also keeps the build labels of the committing container, and job containers inherit
+        # them from the image: build clean-up therefore skips job containers (see hosts.engine).
+        "Labels": {"paas.app": build.app.name, "paas.source-build": str(build.pk)},
     }
     with engine.container(stack, command=["/bin/true"], env={}, binds={}, build_id=build.pk) as container:
         container.put_archive("/", slug)

@@ -10,8 +10,9 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
+from hosts.drivers.docker import LABEL_INSTANCE, LABEL_JOB
+
 LABEL_BUILD = "paas.build"
-LABEL_INSTANCE = "paas.instance"
 
 
 class BuildContainer:
@@ -81,10 +82,11 @@ class DockerBuildEngine:
         containers = self.client.containers.list(
             all=True, filters={"label": [LABEL_BUILD, f"{LABEL_INSTANCE}={self.instance}"]}
         )
-        for container in containers:
+        builds = [container for container in containers if LABEL_JOB not in container.labels]
+        for container in builds:
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True)
-        return len(containers)
+        return len(builds)
 
     @contextlib.contextmanager
     def container(
