@@ -15,6 +15,7 @@ import socket
 import threading
 
 import django
+from django.conf import settings
 
 log = logging.getLogger("paas.up")
 
@@ -53,7 +54,6 @@ class CeleryWorker(threading.Thread):
 
 def _api_server():
     import uvicorn
-    from django.conf import settings
 
     from paas.asgi import application
 
@@ -74,8 +74,6 @@ def _api_server():
 
 
 async def _serve() -> None:
-    from django.conf import settings
-
     from buildpacks.sshd import git_server_start
 
     stop = asyncio.Event()
@@ -100,8 +98,6 @@ async def _serve() -> None:
 
 
 def _banner(token_path) -> str:
-    from django.conf import settings
-
     api = f"http://localhost:{settings.PAAS_API_PORT}"
     return (
         "paas is up.\n"
@@ -128,8 +124,6 @@ def _check_docker(host) -> None:
 
 def _abandon_builds() -> None:
     """In embedded mode this process is the only build worker: builds it is not running have ended."""
-    from django.conf import settings
-
     from buildpacks.pipeline import build_engine
     from buildpacks.services import build_fail_interrupted
 
@@ -144,14 +138,19 @@ def _prepare():
 
     from hosts.services import host_register_local
     from paas.bootstrap import admin_bootstrap
-    from scheduler.router import router_start
+    from scheduler.router import RouterError, router_start
 
     call_command("migrate", interactive=False, verbosity=0)
     token_path = admin_bootstrap()
     host = host_register_local()
     _check_docker(host)
     _abandon_builds()
-    log.info("router %s", router_start())
+    try:
+        log.info("router %s", router_start())
+    except RouterError as error:
+        raise SystemExit(
+            f"paas: {error}\n(PAAS_ROUTER_PORT and PAAS_ROUTER_ADMIN choose the router's ports.)"
+        ) from error
     return token_path
 
 

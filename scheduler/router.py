@@ -29,6 +29,10 @@ log = logging.getLogger("paas.router")
 memory_router: dict = {"config": None}
 
 
+class RouterError(Exception):
+    """The router would not take a configuration; the message is the router's own reason."""
+
+
 def _routed_jobs() -> dict[str, list[Job]]:
     """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry."""
     routes: dict[str, list[Job]] = {name: [] for name in App.objects.values_list("name", flat=True)}
@@ -90,8 +94,12 @@ def router_load(config: dict) -> None:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace").strip()
+        raise RouterError(f"caddy refused the routes: {detail or error}") from error
 
 
 def router_current() -> dict | None:
@@ -114,7 +122,7 @@ def router_sync() -> None:
             if settings.PAAS_ROUTER != "memory" and not router_answers():
                 log.warning("router: %s", router_start())
             router_load(config)
-        except (urllib.error.URLError, OSError, RuntimeError) as error:
+        except (urllib.error.URLError, OSError, RouterError) as error:
             log.warning("router did not take the new routes (%s); retrying on the next pass", error)
             return
     routed = [job.pk for app_jobs in jobs.values() for job in app_jobs]
@@ -135,17 +143,17 @@ def router_start() -> str:
     """Adopts the Caddy answering at PAAS_ROUTER_ADMIN, or starts one that outlives this process."""
     if router_answers():
         return "adopted"
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        raise RuntimeError("caddy is not installed; run `make up`, which installs it")
+    executable = shutil.which("caddy")
+    if executable is None:
+        raise RouterError("caddy is not installed; run `make up`, which installs it")
     state_dir = Path(settings.DATA_DIR) / "caddy"
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / "initial.json"
     config_path.write_text(json.dumps(router_config({})))
     env = {**os.environ, "XDG_DATA_HOME": str(state_dir / "data"), "XDG_CONFIG_HOME": str(state_dir / "config")}
     with open(state_dir / "caddy.log", "ab") as caddy_log:
-        subprocess.Popen(
-            [caddy, "run", "--config", str(config_path)],
+        caddy = subprocess.Popen(
+            [executable, "run", "--config", str(config_path)],
             stdout=caddy_log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -153,8 +161,15 @@ def router_start() -> str:
             start_new_session=True,
         )
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and caddy.poll() is None:
         if router_answers():
             return "started"
         time.sleep(0.2)
-    raise RuntimeError(f"caddy did not start; see {state_dir / 'caddy.log'}")
+    raise RouterError(f"caddy did not start: {_last_error(state_dir / 'caddy.log')}")
+
+
+def _last_error(log_path: Path) -> str:
+    """Caddy's own last words, e.g. `listen tcp :8080: bind: address already in use`."""
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    return (errors or lines or [f"see {log_path}"])[-1].removeprefix("Error: ")
