@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 DEPLOY_BRANCHES = ("refs/heads/main", "refs/heads/master")
-ZERO = "0" * 40
+ARCHIVE_NAME = "source.tar"  # in PAAS_PUSH_DIR, where the git receiver picks it up
 
 
 def _fail(message: str) -> int:
@@ -54,7 +54,7 @@ def main() -> int:
     if error:
         return _fail(error)
     old, new, ref = update
-    archive = os.path.join(os.environ["PAAS_PUSH_DIR"], "source.tar")
+    archive = os.path.join(os.environ["PAAS_PUSH_DIR"], ARCHIVE_NAME)
     subprocess.run(["git", "archive", "--format=tar", "-o", archive, new], check=True)
     return _stream({"old": old, "new": new, "ref": ref})
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from apps.selectors import app_get, key_user, user_get
+from buildpacks.hook import ARCHIVE_NAME
 from buildpacks.push import in_thread, push_stream
 from buildpacks.services import repo_ensure, scratch_dir, scratch_remove
 from paas.errors import Forbidden, InvalidInput, PaasError
@@ -123,7 +124,7 @@ async def _run_git(process, service: str, repo: Path, user, app) -> int:
     try:
         if service == "git-receive-pack":
             hook_server = await asyncio.start_unix_server(
-                lambda reader, writer: _serve_hook(reader, writer, user, app, push_dir / "source.tar"),
+                lambda reader, writer: _serve_hook(reader, writer, user, app, push_dir / ARCHIVE_NAME),
                 path=str(socket_path),
             )
         env = {**os.environ, "PAAS_PUSH_SOCKET": str(socket_path), "PAAS_PUSH_DIR": str(push_dir)}

@@ -117,10 +117,11 @@ def router_sync() -> None:
     """Loads the current route table into the router if what it holds differs, then marks jobs routed."""
     jobs = _routed_jobs()
     config = router_config({name: _addresses(app_jobs) for name, app_jobs in jobs.items()})
-    if router_current() != config:
+    current = router_current()
+    if current != config:
         try:
-            if settings.PAAS_ROUTER != "memory" and not router_answers():
-                log.warning("router: %s", router_start())
+            if current is None and settings.PAAS_ROUTER != "memory":
+                log.warning("router: %s", router_start())  # adopts it again if it only missed one call
             router_load(config)
         except (urllib.error.URLError, OSError, RouterError) as error:
             log.warning("router did not take the new routes (%s); retrying on the next pass", error)
