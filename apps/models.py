@@ -40,3 +40,41 @@ class Key(models.Model):
 
     def __str__(self):
         return f"{self.fingerprint} {self.comment}".strip()
+
+
+class EventAction(models.TextChoices):
+    APP_CREATE = "app.create", "App created"
+    APP_DESTROY = "app.destroy", "App destroyed"
+    BUILD = "build", "Build"
+    RELEASE = "release", "Release"
+    CONFIG = "config", "Config changed"
+    SCALE = "scale", "Scaled"
+    ROLLBACK = "rollback", "Rolled back"
+    RESTART = "restart", "Restarted"
+    DEPLOY_FAILED = "deploy.failed", "Deploy failed"
+    KEY_ADD = "key.add", "Key added"
+    KEY_REMOVE = "key.remove", "Key removed"
+
+
+class Event(models.Model):
+    """An audit row: who did what to which app, when; written in the same transaction as the change.
+
+    The app's name is kept beside the link, so a destroyed app's events still say which app they were about
+    (and a new app of the same name does not inherit them: the link is cleared on destroy).
+    """
+
+    app = models.ForeignKey(App, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    app_name = models.CharField(max_length=30, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=EventAction.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        who = self.actor.username if self.actor else "paas"
+        return f"{self.app_name or '-'} {self.action} by {who}: {self.detail}"

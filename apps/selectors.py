@@ -2,8 +2,9 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
-from apps.models import App, Key
+from apps.models import App, Event, Key
 from paas.errors import NotFound
 
 
@@ -18,6 +19,16 @@ def app_get(*, user, name: str) -> App:
     if app is None:
         raise NotFound(f"app {name!r} not found; `paas apps` lists yours")
     return app
+
+
+def event_list(*, user, app: App | None = None, limit: int = 500):
+    """Audit events, newest first: one app's, or all that `user` may see (staff: the whole platform's)."""
+    events = Event.objects.select_related("actor")
+    if app is not None:
+        events = events.filter(app=app)
+    elif not user.is_staff:
+        events = events.filter(Q(app__in=app_list(user=user)) | Q(app__isnull=True, actor=user))
+    return events[:limit]
 
 
 def key_list(*, user):

@@ -6,7 +6,7 @@ import asyncssh
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from apps.models import APP_NAME_RULE, App, Key
+from apps.models import APP_NAME_RULE, App, Event, EventAction, Key
 from paas.errors import Conflict, InvalidInput, NotFound
 
 _NAME_WORDS = (
@@ -24,8 +24,17 @@ def app_name_generate() -> str:
     raise Conflict("could not find a free app name; pass one explicitly")
 
 
+def event_record(*, app: App | None, actor, action: EventAction, detail: str = "") -> Event:
+    """Writes an audit row; call it inside the transaction of the change it records."""
+    return Event.objects.create(
+        app=app, app_name=app.name if app else "", actor=actor, action=action, detail=detail[:500]
+    )
+
+
 def app_create(*, owner, name: str | None = None) -> App:
-    """Creates an app owned by `owner`, named `name` or a generated name."""
+    """Creates an app owned by `owner`, named `name` or a generated name, with an empty formation."""
+    from formations.models import Formation  # the formation is part of an app from its first moment
+
     name = name or app_name_generate()
     app = App(name=name, owner=owner)
     try:
@@ -35,6 +44,8 @@ def app_create(*, owner, name: str | None = None) -> App:
     try:
         with transaction.atomic():
             app.save()
+            Formation.objects.create(app=app)
+            event_record(app=app, actor=owner, action=EventAction.APP_CREATE, detail=f"created {name}")
     except IntegrityError as error:
         raise Conflict(f"app {name!r} already exists; choose another name") from error
     return app
@@ -64,6 +75,7 @@ def key_add(*, user, public_key: str) -> Key:
         with transaction.atomic():
             key.full_clean(validate_unique=False)
             key.save()
+            event_record(app=None, actor=user, action=EventAction.KEY_ADD, detail=f"added key {fingerprint}")
     except IntegrityError as error:
         raise Conflict(f"key {fingerprint} is already registered") from error
     return key
@@ -71,6 +83,8 @@ def key_add(*, user, public_key: str) -> Key:
 
 def key_remove(*, user, fingerprint: str) -> None:
     """Removes one of `user`'s keys by its fingerprint."""
-    deleted, _ = Key.objects.filter(user=user, fingerprint=fingerprint).delete()
-    if not deleted:
-        raise NotFound(f"no key with fingerprint {fingerprint}; `paas keys` lists yours")
+    with transaction.atomic():
+        deleted, _ = Key.objects.filter(user=user, fingerprint=fingerprint).delete()
+        if not deleted:
+            raise NotFound(f"no key with fingerprint {fingerprint}; `paas keys` lists yours")
+        event_record(app=None, actor=user, action=EventAction.KEY_REMOVE, detail=f"removed key {fingerprint}")

@@ -60,3 +60,8 @@ def blob_path(digest: str, *, verify: bool = True) -> Path:
 def blob_copy_to(digest: str, target: Path) -> None:
     """Copies a verified blob out of the store."""
     shutil.copyfile(blob_path(digest), target)
+
+
+def blob_delete(digest: str) -> None:
+    """Removes a blob from the store; one that is not there is fine."""
+    _path(digest).unlink(missing_ok=True)

@@ -17,6 +17,7 @@ class Artifact(ImmutableModel):
     kind = models.CharField(max_length=10, choices=ArtifactKind.choices)
     image = models.CharField(max_length=255, help_text="Docker image reference, e.g. paas/myapp:build-3")
     image_id = models.CharField(max_length=100, help_text="The image's content id (sha256:...)")
+    revision = models.CharField(max_length=64, blank=True, help_text="The git commit it was built from")
     slug_digest = models.CharField(max_length=80, blank=True)
     slug_size = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

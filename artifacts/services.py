@@ -3,13 +3,16 @@
 from artifacts.models import Artifact, ArtifactKind
 
 
-def artifact_create(*, app, image: str, image_id: str, slug_digest: str = "", slug_size=None) -> Artifact:
+def artifact_create(
+    *, app, image: str, image_id: str, revision: str = "", slug_digest: str = "", slug_size=None
+) -> Artifact:
     """Records an image that can run `app`'s processes; a slug digest marks a buildpack build."""
     artifact = Artifact(
         app=app,
         kind=ArtifactKind.SLUG if slug_digest else ArtifactKind.IMAGE,
         image=image,
         image_id=image_id,
+        revision=revision,
         slug_digest=slug_digest,
         slug_size=slug_size,
     )

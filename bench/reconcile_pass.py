@@ -28,6 +28,9 @@ def setup_django() -> None:
         PAAS_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="paas.settings",
     )
+    from paas.datadir import data_dir_prepare
+
+    data_dir_prepare()
     import django
 
     django.setup()

@@ -1,5 +1,6 @@
 """REST endpoints for builds and their logs."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,9 +19,15 @@ class BuildSerializer(serializers.ModelSerializer):
         fields = ["id", "revision", "state", "error", "release", "created_by", "created_at", "duration"]
 
 
+class BuildDetailSerializer(BuildSerializer):
+    class Meta(BuildSerializer.Meta):
+        fields = [*BuildSerializer.Meta.fields, "log"]
+
+
 class BuildListApi(APIView):
     """Lists an app's builds, newest first."""
 
+    @extend_schema(responses=BuildSerializer(many=True))
     def get(self, request, name):
         app = app_get(user=request.user, name=name)
         return Response(BuildSerializer(build_list(app=app), many=True).data)
@@ -29,7 +36,7 @@ class BuildListApi(APIView):
 class BuildDetailApi(APIView):
     """Shows one build with its log."""
 
+    @extend_schema(responses=BuildDetailSerializer)
     def get(self, request, name, build_id):
         app = app_get(user=request.user, name=name)
-        build = build_get(app=app, build_id=build_id)
-        return Response({**BuildSerializer(build).data, "log": build.log})
+        return Response(BuildDetailSerializer(build_get(app=app, build_id=build_id)).data)

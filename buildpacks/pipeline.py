@@ -14,10 +14,17 @@ from artifacts.blobstore import blob_copy_to, blob_put_file
 from artifacts.services import artifact_create
 from buildpacks.models import Build
 from buildpacks.procfile import procfile_parse, release_default_processes
-from buildpacks.services import build_fail, build_log_append, build_succeed, scratch_dir, scratch_remove
+from buildpacks.services import (
+    build_fail,
+    build_log_append,
+    build_succeed,
+    cache_volume_name,
+    scratch_dir,
+    scratch_remove,
+)
 from buildpacks.stack import RUNTIME_PATH, stack_ensure
 from formations.services import formation_deploy
-from hosts.engine import DockerBuildEngine, tar_of_directory
+from hosts.engine import build_engine, tar_of_directory
 from paas.errors import PaasError
 from releases.services import release_create
 
@@ -82,11 +89,6 @@ def _announce_processes(processes: dict, output) -> None:
         )
 
 
-def build_engine() -> DockerBuildEngine:
-    """The Docker engine builds run on."""
-    return DockerBuildEngine(settings.DOCKER_HOST, settings.PAAS_INSTANCE)
-
-
 def _build_env() -> tuple[dict, dict]:
     env = {"STACK": "paas-bookworm", "PATH": RUNTIME_PATH, "LANG": "C.UTF-8", "HOME": "/app"}
     binds = {}
@@ -99,16 +101,12 @@ def _build_env() -> tuple[dict, dict]:
     return env, binds
 
 
-def _cache_volume(build: Build) -> str:
-    return f"paas-cache-{settings.PAAS_INSTANCE}-{build.app.name}"
-
-
 def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
     """Runs detect, compile and release on the source in a stack container; returns the slug tarball."""
     source = work / "source.tar"
     blob_copy_to(build.source_digest, source)
     env, binds = _build_env()
-    binds[_cache_volume(build)] = {"bind": "/cache", "mode": "rw"}
+    binds[cache_volume_name(build.app.name)] = {"bind": "/cache", "mode": "rw"}
     with engine.container(
         stack, command=["/bin/bash", "/paas-build/builder"], env=env, binds=binds, build_id=build.pk
     ) as container:
@@ -174,5 +172,10 @@ def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output):
         container.put_archive("/", slug)
         image_id = container.commit(repository, tag, conf)
     return artifact_create(
-        app=build.app, image=f"{repository}:{tag}", image_id=image_id, slug_digest=digest, slug_size=size
+        app=build.app,
+        image=f"{repository}:{tag}",
+        image_id=image_id,
+        revision=build.revision,
+        slug_digest=digest,
+        slug_size=size,
     )

@@ -11,7 +11,8 @@ def build_list(*, app):
 
 def build_get(*, app, build_id: int) -> Build:
     """One of `app`'s builds, with its log."""
-    build = Build.objects.filter(app=app, pk=build_id).select_related("release", "created_by").first()
+    builds = Build.objects.filter(app=app, pk=build_id) if 0 < build_id < 2**63 else Build.objects.none()
+    build = builds.select_related("release", "created_by").first()
     if build is None:
         raise NotFound(f"no build {build_id} in app {app.name}; `paas builds` lists them")
     return build

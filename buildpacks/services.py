@@ -13,21 +13,27 @@ from django.db.models import Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from apps.models import App
+from apps.models import App, EventAction
+from apps.services import event_record
 from artifacts.blobstore import blob_put_file
 from buildpacks.models import Build, BuildState
 
 HOOK_SOURCE = Path(__file__).parent / "hook.py"
 
 
-def repo_path(app: App) -> Path:
-    """Where `app`'s bare git repository lives."""
-    return Path(settings.DATA_DIR) / "repos" / f"{app.name}.git"
+def repo_path(app_name: str) -> Path:
+    """Where the app `app_name`'s bare git repository lives."""
+    return Path(settings.DATA_DIR) / "repos" / f"{app_name}.git"
+
+
+def cache_volume_name(app_name: str) -> str:
+    """The Docker volume that keeps an app's build cache (pip's downloads) between builds."""
+    return f"paas-cache-{settings.PAAS_INSTANCE}-{app_name}"
 
 
 def repo_ensure(app: App) -> Path:
     """`app`'s bare repository, created on first push, with the platform's pre-receive hook installed."""
-    path = repo_path(app)
+    path = repo_path(app.name)
     if not (path / "HEAD").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
@@ -50,6 +56,7 @@ def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
         build = Build(app=app, revision=revision, source_digest=digest, created_by=actor)
         build.full_clean()
         build.save()
+        event_record(app=app, actor=actor, action=EventAction.BUILD, detail=f"build {build.pk} of {revision[:7]}")
         transaction.on_commit(lambda: build_run.delay(build.pk))
     return build
 

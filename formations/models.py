@@ -18,8 +18,15 @@ class Formation(models.Model):
         help_text="The last release whose deploy failed and was rolled back",
     )
     failure = models.TextField(blank=True, help_text="Why that deploy failed")
+    generations = models.JSONField(
+        default=dict, blank=True, help_text="Process type -> restart generation; a restart bumps it"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
         counts = " ".join(f"{ptype}={count}" for ptype, count in sorted(self.counts.items()))
         return f"{self.app.name}: {counts or 'nothing'}"
+
+    def generation(self, process_type: str) -> int:
+        """How many times this process type has been restarted; its jobs of an older generation are replaced."""
+        return int(self.generations.get(process_type, 0))

@@ -1,19 +1,23 @@
-"""Writes on formations: scale, and deploy (moving a formation to a new release)."""
+"""Writes on formations: scale, restart, and every change that rolls out a release (deploy, config, rollback)."""
 
 from django.db import transaction
 
-from apps.models import App
+from apps.models import App, EventAction
+from apps.services import event_record
 from formations.models import Formation
-from paas.errors import InvalidInput
+from hosts.services import image_available
+from paas.errors import Conflict, InvalidInput
 from paas.wakeups import wakeup
+from releases.models import Release
+from releases.selectors import release_get, release_latest
+from releases.services import config_validate_changes, config_validate_size, release_create
 
 MAX_REPLICAS = 100
 
 
-def formation_get(*, app: App) -> Formation:
-    """`app`'s formation, made empty on first use."""
-    formation, _ = Formation.objects.get_or_create(app=app)
-    return formation
+def _formation_locked(app: App) -> Formation:
+    """`app`'s formation, locked until the transaction ends."""
+    return Formation.objects.select_for_update().select_related("release").get(app=app)
 
 
 def _validate_counts(formation: Formation, counts: dict) -> None:
@@ -31,21 +35,23 @@ def _validate_counts(formation: Formation, counts: dict) -> None:
 def formation_scale(*, app: App, counts: dict, actor) -> Formation:
     """Sets how many replicas of each named process type run; types not named keep their count."""
     with transaction.atomic():
-        formation = Formation.objects.select_for_update().filter(pk=formation_get(app=app).pk).get()
+        formation = _formation_locked(app)
         _validate_counts(formation, counts)
         formation.counts = {**formation.counts, **counts}
         formation.save()
+        shown = " ".join(f"{ptype}={count}" for ptype, count in sorted(counts.items()))
+        event_record(app=app, actor=actor, action=EventAction.SCALE, detail=shown)
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation
 
 
-def formation_deploy(*, app: App, release, actor) -> Formation:
+def formation_deploy(*, app: App, release: Release, actor) -> Formation:
     """Moves `app`'s formation to `release`; the scheduler then rolls its jobs over.
 
     On the first deploy of a release with a web process, web is scaled to 1, as Heroku does.
     """
     with transaction.atomic():
-        formation = Formation.objects.select_for_update().filter(pk=formation_get(app=app).pk).get()
+        formation = _formation_locked(app)
         first_deploy = formation.release_id is None
         formation.release = release
         counts = {ptype: n for ptype, n in formation.counts.items() if ptype in release.processes}
@@ -59,10 +65,10 @@ def formation_deploy(*, app: App, release, actor) -> Formation:
     return formation
 
 
-def formation_roll_back(*, app: App, failed_release, to_release, reason: str) -> Formation:
+def formation_roll_back(*, app: App, failed_release: Release, to_release: Release, reason: str) -> Formation:
     """Moves `app`'s formation back from a release that failed to start to the one still serving."""
     with transaction.atomic():
-        formation = Formation.objects.select_for_update().filter(pk=formation_get(app=app).pk).get()
+        formation = _formation_locked(app)
         if formation.release_id != failed_release.pk:
             return formation
         formation.release = to_release
@@ -70,5 +76,106 @@ def formation_roll_back(*, app: App, failed_release, to_release, reason: str) ->
         formation.failed_release = failed_release
         formation.failure = reason
         formation.save()
+        detail = f"v{failed_release.version} failed ({reason}); back to v{to_release.version}"
+        event_record(app=app, actor=None, action=EventAction.DEPLOY_FAILED, detail=detail)
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation
+
+
+def formation_restart(*, app: App, actor, process_type: str | None = None) -> Formation:
+    """Replaces every job of `app` (or of one process type) one by one, as a deploy does."""
+    with transaction.atomic():
+        formation = _formation_locked(app)
+        if formation.release is None:
+            raise InvalidInput(f"{app.name} has nothing running to restart; deploy with: git push paas main")
+        known = sorted(formation.release.processes)
+        if process_type is not None and process_type not in known:
+            raise InvalidInput(f"no process type {process_type!r} in this app; its types are: {', '.join(known)}")
+        restarted = [process_type] if process_type else known
+        for ptype in restarted:
+            formation.generations[ptype] = formation.generation(ptype) + 1
+        formation.save()
+        event_record(app=app, actor=actor, action=EventAction.RESTART, detail=" ".join(restarted))
+        transaction.on_commit(lambda: wakeup("scheduler"))
+    return formation
+
+
+def _config_merged(config: dict, changes: dict) -> dict:
+    merged = {**config, **{key: value for key, value in changes.items() if value is not None}}
+    return {key: value for key, value in merged.items() if changes.get(key, "") is not None}
+
+
+def _config_description(old: dict, new: dict) -> str:
+    set_keys = sorted(key for key in new if old.get(key) != new[key])
+    unset_keys = sorted(old.keys() - new.keys())
+    parts = [f"Set {', '.join(set_keys)}"] if set_keys else []
+    parts += [f"Unset {', '.join(unset_keys)}"] if unset_keys else []
+    return "; ".join(parts)
+
+
+def config_update(*, app: App, changes: dict, actor) -> Release | None:
+    """Sets (and, for None values, unsets) config vars in one new release, rolled out like a push.
+
+    Before the first push the release has no artifact; the first build's release carries its config on.
+    A change that changes nothing makes no release and returns None.
+    """
+    config_validate_changes(changes)
+    with transaction.atomic():
+        App.objects.select_for_update().filter(pk=app.pk).get()
+        latest = release_latest(app=app)
+        old = dict(latest.config) if latest else {}
+        new = _config_merged(old, changes)
+        if new == old:
+            return None
+        config_validate_size(new)
+        release = release_create(
+            app=app,
+            artifact=latest.artifact if latest else None,
+            processes=latest.processes if latest else {},
+            config=new,
+            actor=actor,
+            description=_config_description(old, new),
+            action=EventAction.CONFIG,
+        )
+        if release.artifact_id:
+            formation_deploy(app=app, release=release, actor=actor)
+    return release
+
+
+def _rollback_target(app: App, version: int | None) -> Release:
+    if version is not None:
+        target = release_get(app=app, version=version)
+    else:
+        latest = release_latest(app=app)
+        older = Release.objects.filter(app=app, artifact__isnull=False)
+        target = older.filter(version__lt=latest.version).order_by("-version").first() if latest else None
+        if target is None:
+            raise InvalidInput(f"{app.name} has no earlier release to roll back to")
+    if target.artifact is None:
+        raise Conflict(f"v{target.version} has no build to run (it only set config); choose another release")
+    return target
+
+
+def release_rollback(*, app: App, actor, version: int | None = None) -> Release:
+    """Makes a new release that copies an earlier one's artifact, config and process types, and rolls it out.
+
+    Without a version, it goes back to the release before the newest one, as Heroku does.
+    """
+    target = _rollback_target(app, version)
+    if not image_available(image=target.artifact.image):
+        raise Conflict(
+            f"v{target.version}'s image {target.artifact.image} is no longer on any host; "
+            "roll back to a newer release or push that revision again"
+        )
+    with transaction.atomic():
+        release = release_create(
+            app=app,
+            artifact=target.artifact,
+            processes=target.processes,
+            config=target.config,
+            actor=actor,
+            description=f"Rollback to v{target.version}",
+            action=EventAction.ROLLBACK,
+        )
+        formation_deploy(app=app, release=release, actor=actor)
+    return release

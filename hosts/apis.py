@@ -1,5 +1,6 @@
 """REST endpoints for hosts."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
@@ -19,5 +20,6 @@ class HostListApi(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses=HostSerializer(many=True))
     def get(self, request):
         return Response(HostSerializer(Host.objects.all(), many=True).data)

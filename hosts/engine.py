@@ -88,6 +88,11 @@ class DockerBuildEngine:
                 container.remove(force=True)
         return len(builds)
 
+    def volume_remove(self, name: str) -> None:
+        """Removes a volume (a build cache); one that is gone already is fine."""
+        with contextlib.suppress(NotFound):
+            self.client.volumes.get(name).remove(force=True)
+
     @contextlib.contextmanager
     def container(
         self, image: str, *, command: list[str], env: dict, binds: dict, build_id: int
@@ -122,3 +127,24 @@ def tar_of_directory(source: Path, prefix: str, *, executable: bool = False) -> 
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.add(source, arcname=prefix, filter=owned_by_root)
     return buffer.getvalue()
+
+
+class MemoryBuildEngine:
+    """The build engine's in-memory twin, for unit tests: it remembers what it was asked to remove."""
+
+    volumes_removed: list[str] = []
+
+    def volume_remove(self, name: str) -> None:
+        self.volumes_removed.append(name)
+
+    def build_containers_remove(self) -> int:
+        return 0
+
+
+def build_engine():
+    """The engine builds run on: the Docker engine of DOCKER_HOST, or the in-memory twin in unit tests."""
+    from django.conf import settings
+
+    if settings.PAAS_HOST_DRIVER == "memory":
+        return MemoryBuildEngine()
+    return DockerBuildEngine(settings.DOCKER_HOST, settings.PAAS_INSTANCE)

@@ -1,9 +1,15 @@
 """Writes on hosts."""
 
+import contextlib
+import logging
+
 from django.conf import settings
 from django.utils import timezone
 
+from hosts.drivers import host_driver
 from hosts.models import Host, HostState
+
+log = logging.getLogger("paas.hosts")
 
 
 def host_register_local() -> Host:
@@ -28,3 +34,33 @@ def host_heartbeat(*, host: Host) -> None:
 def host_mark_down(*, host: Host) -> None:
     """Records that `host` did not answer."""
     Host.objects.filter(pk=host.pk).update(state=HostState.DOWN)
+
+
+def image_available(*, image: str) -> bool:
+    """Whether a host that is up still has the image `image` (a release can run only where its image is)."""
+    for host in Host.objects.filter(state=HostState.UP):
+        with contextlib.suppress(Exception):
+            if host_driver(host).image_present(image):
+                return True
+    return False
+
+
+def images_remove(*, images: list[str]) -> None:
+    """Removes images from every host that answers (an app's runtime images, when it is destroyed)."""
+    for host in Host.objects.all():
+        driver = host_driver(host)
+        for image in images:
+            try:
+                driver.image_remove(image)
+            except Exception as error:  # noqa: BLE001 - a host that is down keeps it; nothing runs it any more
+                log.warning("could not remove image %s from host %s: %s", image, host.name, error)
+
+
+def job_containers_remove(*, containers: list[tuple[int, str]]) -> None:
+    """Removes job containers at once, given as (host id, container id); the scheduler removes any it misses."""
+    hosts = {host.pk: host for host in Host.objects.filter(pk__in={host_id for host_id, _ in containers})}
+    for host_id, container_id in containers:
+        try:
+            host_driver(hosts[host_id]).job_remove(container_id)
+        except Exception as error:  # noqa: BLE001 - the next reconcile pass removes containers with no job
+            log.warning("could not remove container %s: %s", container_id, error)

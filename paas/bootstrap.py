@@ -1,6 +1,7 @@
-"""First-start set-up of the control plane."""
+"""First-start set-up of the control plane: the user `admin`, its API token and its console password."""
 
 import os
+import secrets
 from pathlib import Path
 
 from django.conf import settings
@@ -8,19 +9,31 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 
-def admin_bootstrap() -> Path:
-    """Creates the user `admin` on first start and keeps its API token in DATA_DIR/admin.token (0600)."""
+def _write_private(path: Path, text: str) -> None:
+    """Writes a file that only this user can read, private from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as private_file:
+        private_file.write(text + "\n")
+    path.chmod(0o600)
+
+
+def admin_bootstrap() -> tuple[Path, Path]:
+    """Creates `admin` on first start; keeps its API token and console password in DATA_DIR (0600).
+
+    The password is made once, at random; a password changed later (manage.py changepassword, the
+    console) is kept, and the file is then left as it was. Returns the token's and the password's paths.
+    """
     user, created = get_user_model().objects.get_or_create(
         username="admin", defaults={"is_staff": True, "is_superuser": True}
     )
-    if created:
-        user.set_unusable_password()
+    password_path = Path(settings.DATA_DIR) / "admin.password"
+    if created or not user.has_usable_password():
+        password = secrets.token_urlsafe(18)
+        user.set_password(password)
         user.save()
+        _write_private(password_path, password)
     token, _ = Token.objects.get_or_create(user=user)
-    path = Path(settings.DATA_DIR) / "admin.token"
-    if not path.exists() or path.read_text().strip() != token.key:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as token_file:
-            token_file.write(token.key + "\n")
-    path.chmod(0o600)
-    return path
+    token_path = Path(settings.DATA_DIR) / "admin.token"
+    if not token_path.exists() or token_path.read_text().strip() != token.key:
+        _write_private(token_path, token.key)
+    return token_path, password_path

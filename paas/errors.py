@@ -8,8 +8,6 @@ from rest_framework.views import exception_handler
 class PaasError(Exception):
     """A request the platform refuses; the message says what was wrong and how to fix it."""
 
-    http_status = status.HTTP_400_BAD_REQUEST
-
 
 class InvalidInput(PaasError):
     """The caller sent something malformed or out of range."""
@@ -18,32 +16,49 @@ class InvalidInput(PaasError):
 class NotFound(PaasError):
     """The named object does not exist, or the caller may not see it."""
 
-    http_status = status.HTTP_404_NOT_FOUND
-
 
 class Conflict(PaasError):
-    """The request clashes with the current state (a name taken, a key already added)."""
-
-    http_status = status.HTTP_409_CONFLICT
+    """The request clashes with the current state (a name taken, a key already added, an image gone)."""
 
 
 class Forbidden(PaasError):
     """The caller is known but may not do this."""
 
-    http_status = status.HTTP_403_FORBIDDEN
 
-
-class ImmutableError(PaasError):
+class ImmutableError(Conflict):
     """An attempt to change an object that never changes once saved (a release, an artifact)."""
 
-    http_status = status.HTTP_409_CONFLICT
+
+# Most specific first: the first class an error is an instance of gives its HTTP status.
+_HTTP_STATUS = (
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (Forbidden, status.HTTP_403_FORBIDDEN),
+    (PaasError, status.HTTP_400_BAD_REQUEST),
+)
+
+
+def http_status(error: PaasError) -> int:
+    """The HTTP status a domain error is answered with."""
+    return next(code for kind, code in _HTTP_STATUS if isinstance(error, kind))
+
+
+def _drf_message(data) -> str:
+    """One line from DRF's validation errors: `field: problem; other: problem`."""
+    if isinstance(data, dict):
+        if "detail" in data and len(data) == 1:
+            return str(data["detail"])
+        return "; ".join(f"{field}: {_drf_message(problems)}" for field, problems in data.items())
+    if isinstance(data, list):
+        return " ".join(_drf_message(item) for item in data)
+    return str(data)
 
 
 def api_exception_handler(exc, context):
-    """Maps domain errors to JSON `{"error": message}` bodies; DRF's own errors keep their shape."""
+    """Maps every refusal to a JSON `{"error": message}` body: domain errors and DRF's own alike."""
     if isinstance(exc, PaasError):
-        return Response({"error": str(exc)}, status=exc.http_status)
+        return Response({"error": str(exc)}, status=http_status(exc))
     response = exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"error": str(response.data["detail"])}
+    if response is not None:
+        response.data = {"error": _drf_message(response.data)}
     return response

@@ -97,11 +97,12 @@ async def _serve() -> None:
         raise SystemExit(f"paas: the API server stopped; is port {settings.PAAS_API_PORT} free?")
 
 
-def _banner(token_path) -> str:
+def _banner(token_path, password_path) -> str:
     api = f"http://localhost:{settings.PAAS_API_PORT}"
     return (
         "paas is up.\n"
-        f"  API:          {api}/api/   (web console: {api}/admin/)\n"
+        f"  API:          {api}/api/   (docs: {api}/api/docs/)\n"
+        f"  web console:  {api}/admin/   (user admin, password in {password_path})\n"
         f"  git over SSH: ssh://git@localhost:{settings.PAAS_SSH_PORT}/APP.git\n"
         f"  apps:         http://APP.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/\n"
         "Log in from another terminal with:\n"
@@ -124,8 +125,8 @@ def _check_docker(host) -> None:
 
 def _abandon_builds() -> None:
     """In embedded mode this process is the only build worker: builds it is not running have ended."""
-    from buildpacks.pipeline import build_engine
     from buildpacks.services import build_fail_interrupted
+    from hosts.engine import build_engine
 
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         build_fail_interrupted()
@@ -133,7 +134,7 @@ def _abandon_builds() -> None:
 
 
 def _prepare():
-    """Migrates the database and registers everything the loops need; returns the admin token path."""
+    """Migrates the database and registers everything the loops need; returns the admin's token and password paths."""
     from django.core.management import call_command
 
     from hosts.services import host_register_local
@@ -141,7 +142,7 @@ def _prepare():
     from scheduler.router import RouterError, router_start
 
     call_command("migrate", interactive=False, verbosity=0)
-    token_path = admin_bootstrap()
+    paths = admin_bootstrap()
     host = host_register_local()
     _check_docker(host)
     _abandon_builds()
@@ -151,21 +152,24 @@ def _prepare():
         raise SystemExit(
             f"paas: {error}\n(PAAS_ROUTER_PORT and PAAS_ROUTER_ADMIN choose the router's ports.)"
         ) from error
-    return token_path
+    return paths
 
 
 def run() -> None:
     """Runs the platform until SIGINT or SIGTERM."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paas.settings")
+    from paas.datadir import data_dir_prepare
+
+    data_dir_prepare()
     django.setup()
     from scheduler.loop import SchedulerLoop
 
-    token_path = _prepare()
+    token_path, password_path = _prepare()
     worker = CeleryWorker()
     worker.start()
     scheduler = SchedulerLoop()
     scheduler.start()
-    print(_banner(token_path), flush=True)
+    print(_banner(token_path, password_path), flush=True)
     try:
         asyncio.run(_serve())
     finally:

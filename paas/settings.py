@@ -1,26 +1,13 @@
 """Settings of the paas controller, read from the environment (see the README for each one)."""
 
 import os
-import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from paas.datadir import data_dir, kept_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("PAAS_DATA_DIR", "./var")).resolve()
-
-
-def _kept_secret(data_dir: Path, name: str, nbytes: int) -> str:
-    """A random value made on first start and kept in DATA_DIR (mode 0600) across restarts."""
-    path = data_dir / name
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as secret_file:
-            secret_file.write(secrets.token_hex(nbytes))
-    return path.read_text().strip()
+DATA_DIR = data_dir()
 
 
 def _database(url: str | None, data_dir: Path) -> dict:
@@ -51,7 +38,9 @@ def _database(url: str | None, data_dir: Path) -> dict:
     raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported; use sqlite:// or postgres://")
 
 
-SECRET_KEY = os.environ.get("PAAS_SECRET_KEY") or _kept_secret(DATA_DIR, "secret.key", 32)
+# Both are made by `paas up` and manage.py (paas.datadir.data_dir_prepare) before Django starts:
+# importing the settings writes no files.
+SECRET_KEY = os.environ.get("PAAS_SECRET_KEY") or kept_secret("secret.key")
 DEBUG = os.environ.get("PAAS_DEBUG") == "1"
 ALLOWED_HOSTS = ["*"]
 
@@ -64,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps",
     "artifacts",
     "releases",
@@ -113,6 +104,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "paas.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "paas.schema.PaasAutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "paas API",
+    "DESCRIPTION": "The REST API of paas, a self-hosted platform as a service. Authenticate with "
+    '`Authorization: Token YOUR_TOKEN`; every refusal is a JSON body `{"error": "..."}`.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "scheduler.models.JobState",
+        "BuildStateEnum": "buildpacks.models.BuildState",
+        "HostStateEnum": "hosts.models.HostState",
+        "RolloutStateEnum": "scheduler.selectors.ROLLOUT_STATES",
+    },
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
@@ -139,7 +149,7 @@ PAAS_ROUTER_PORT = int(os.environ.get("PAAS_ROUTER_PORT", "8080"))
 PAAS_ROUTER = os.environ.get("PAAS_ROUTER", "caddy")
 PAAS_ROUTER_ADMIN = os.environ.get("PAAS_ROUTER_ADMIN", "localhost:2019")
 # Labels this platform's containers, so that two platforms on one Docker engine never adopt each other's.
-PAAS_INSTANCE = os.environ.get("PAAS_INSTANCE") or _kept_secret(DATA_DIR, "instance.id", 6)
+PAAS_INSTANCE = os.environ.get("PAAS_INSTANCE") or kept_secret("instance.id")
 PAAS_HOST_DRIVER = os.environ.get("PAAS_HOST_DRIVER", "docker")
 PAAS_HOST_NAME = os.environ.get("PAAS_HOST_NAME", "local")
 PAAS_HOST_ADDRESS = os.environ.get("PAAS_HOST_ADDRESS", "127.0.0.1")

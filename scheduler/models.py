@@ -24,6 +24,7 @@ class Job(models.Model):
     release = models.ForeignKey("releases.Release", on_delete=models.CASCADE, related_name="jobs")
     process_type = models.CharField(max_length=30)
     index = models.PositiveIntegerField()
+    generation = models.PositiveIntegerField(default=0, help_text="The formation's restart generation it started in")
     host = models.ForeignKey("hosts.Host", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
     container_id = models.CharField(max_length=80, blank=True)
     host_port = models.PositiveIntegerField(null=True, blank=True)

@@ -127,8 +127,9 @@ def router_sync() -> None:
             log.warning("router did not take the new routes (%s); retrying on the next pass", error)
             return
     routed = [job.pk for app_jobs in jobs.values() for job in app_jobs]
-    Job.objects.filter(pk__in=routed, routed_at__isnull=True).update(routed_at=timezone.now())
-    Job.objects.filter(routed_at__isnull=False).exclude(pk__in=routed).update(routed_at=None)
+    now = timezone.now()
+    Job.objects.filter(pk__in=routed, routed_at__isnull=True).update(routed_at=now, updated_at=now)
+    Job.objects.filter(routed_at__isnull=False).exclude(pk__in=routed).update(routed_at=None, updated_at=now)
 
 
 def router_answers() -> bool:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from formations.services import formation_get
+from formations.selectors import formation_get
 from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, Job, JobState
 
 
@@ -15,12 +15,20 @@ def job_list(*, app):
     )
 
 
+ROLLOUT_STATES = ("pending", "done", "failed", "superseded")
+
+
 @dataclass(frozen=True)
 class DeployStatus:
     """Where a release's rollout stands: `pending`, `done`, `failed` or `superseded`, with a reason."""
 
     state: str
     message: str = ""
+
+
+def job_is_current(job: Job, formation) -> bool:
+    """Whether a job runs the formation's release in its process type's current restart generation."""
+    return job.release_id == formation.release_id and job.generation == formation.generation(job.process_type)
 
 
 def deploy_status(*, release) -> DeployStatus:
@@ -30,19 +38,26 @@ def deploy_status(*, release) -> DeployStatus:
         return DeployStatus("failed", formation.failure)
     if formation.release_id != release.pk:
         return DeployStatus("superseded", "a newer deploy has taken over")
+    return rollout_status(formation=formation)
+
+
+def rollout_status(*, formation) -> DeployStatus:
+    """Whether the formation's current jobs (release and restart generation) have replaced all others."""
     wanted = {ptype: count for ptype, count in formation.counts.items() if count}
-    if not wanted:
+    if formation.release is None or not wanted:
         return DeployStatus("done", "no processes are scaled up")
-    jobs = list(Job.objects.filter(release=release, state__in=ACTIVE_STATES))
-    crash = crash_looping_job(release=release)
+    crash = crash_looping_job(release=formation.release)
     if crash is not None:
         return DeployStatus("failed", crash_reason(crash))
-    up = {}
-    for job in jobs:
-        if job.state == JobState.UP and (job.process_type != "web" or job.routed_at is not None):
+    up: dict[str, int] = {}
+    stale_routed = False
+    for job in Job.objects.filter(app=formation.app_id).exclude(state=JobState.STOPPED):
+        current = job_is_current(job, formation)
+        stale_routed = stale_routed or (not current and job.routed_at is not None)
+        routed = job.process_type != "web" or job.routed_at is not None
+        if current and job.state == JobState.UP and routed:
             up[job.process_type] = up.get(job.process_type, 0) + 1
-    still_routed = Job.objects.filter(app=release.app, routed_at__isnull=False).exclude(release=release)
-    if all(up.get(ptype, 0) >= count for ptype, count in wanted.items()) and not still_routed.exists():
+    if all(up.get(ptype, 0) >= count for ptype, count in wanted.items()) and not stale_routed:
         return DeployStatus("done")
     return DeployStatus("pending")
 

@@ -22,7 +22,7 @@ from hosts.models import Host
 from hosts.services import host_heartbeat, host_mark_down
 from scheduler.models import ACTIVE_STATES, Job, JobState
 from scheduler.router import router_sync
-from scheduler.selectors import crash_looping_job, crash_reason, serving_release
+from scheduler.selectors import crash_looping_job, crash_reason, job_is_current, serving_release
 
 log = logging.getLogger("paas.scheduler")
 
@@ -158,7 +158,7 @@ def _converge_formation(formation: Formation) -> None:
         desired = {(ptype, i) for ptype, count in formation.counts.items() for i in range(1, count + 1)}
     current = {}
     for job in jobs:
-        if release is not None and job.release_id == release.pk:
+        if job_is_current(job, formation):
             slot = (job.process_type, job.index)
             if slot in desired and slot not in current:
                 current[slot] = job
@@ -166,10 +166,14 @@ def _converge_formation(formation: Formation) -> None:
                 _job_stop(job)
     for ptype, index in sorted(desired - current.keys()):
         current[(ptype, index)] = Job.objects.create(
-            app=formation.app, release=release, process_type=ptype, index=index
+            app=formation.app,
+            release=release,
+            process_type=ptype,
+            index=index,
+            generation=formation.generation(ptype),
         )
     for job in jobs:
-        if release is None or job.release_id != release.pk:
+        if not job_is_current(job, formation):
             replacement = current.get((job.process_type, job.index))
             if replacement is None or replacement.state == JobState.UP:
                 _job_stop(job)
@@ -266,7 +270,7 @@ def _check_job_health(job: Job, live: LiveHost) -> None:
         container = JobContainer(job.pk, job.container_id, True, None, job.host_port)  # started this pass
     healthy = live.driver.job_healthy(container) if job.process_type == "web" else container.running
     if healthy:
-        Job.objects.filter(pk=job.pk).update(state=JobState.UP)
+        Job.objects.filter(pk=job.pk).update(state=JobState.UP, updated_at=timezone.now())
     elif timezone.now() - job.started_at > BOOT_TIMEOUT:
         live.driver.job_signal(job.container_id, "SIGKILL")
         _job_crashed(job, live.driver, exit_code=None, error="web process did not listen on $PORT within 60s")
@@ -275,7 +279,8 @@ def _check_job_health(job: Job, live: LiveHost) -> None:
 def _forgive_stable_jobs() -> None:
     """A job that has stayed up for a while starts its next crash count, and backoff, from zero."""
     stable_since = timezone.now() - STABLE_AFTER
-    Job.objects.filter(state=JobState.UP, crash_streak__gt=0, started_at__lt=stable_since).update(crash_streak=0)
+    stable = Job.objects.filter(state=JobState.UP, crash_streak__gt=0, started_at__lt=stable_since)
+    stable.update(crash_streak=0, updated_at=timezone.now())
 
 
 def _drain_stopping(live: dict[int, LiveHost]) -> None:
@@ -288,6 +293,6 @@ def _drain_stopping(live: dict[int, LiveHost]) -> None:
         with _job_step(job, "stop"):
             if job.stop_signalled_at is None:
                 driver.job_signal(job.container_id, "SIGTERM")
-                Job.objects.filter(pk=job.pk).update(stop_signalled_at=now)
+                Job.objects.filter(pk=job.pk).update(stop_signalled_at=now, updated_at=now)
             elif now - job.stop_signalled_at > grace:
                 driver.job_signal(job.container_id, "SIGKILL")

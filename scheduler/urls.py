@@ -2,4 +2,7 @@ from django.urls import path
 
 from scheduler import apis
 
-urlpatterns = [path("apps/<str:name>/jobs/", apis.JobListApi.as_view(), name="job-list")]
+urlpatterns = [
+    path("apps/<str:name>/jobs/", apis.JobListApi.as_view(), name="job-list"),
+    path("apps/<str:name>/rollout/", apis.RolloutApi.as_view(), name="rollout"),
+]

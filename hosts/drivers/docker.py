@@ -6,7 +6,7 @@ This module and `hosts.engine` are the only code that talks to Docker.
 import socket
 
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 
 from hosts.drivers import JobContainer, JobSpec
 
@@ -75,6 +75,20 @@ class DockerHostDriver:
         try:
             self.client.api.remove_container(container_id, force=True)
         except NotFound:
+            pass
+
+    def image_present(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+        except ImageNotFound:
+            return False
+        return True
+
+    def image_remove(self, image: str) -> None:
+        """Removes an image by reference; one that is already gone is fine."""
+        try:
+            self.client.images.remove(image, force=True)
+        except ImageNotFound:
             pass
 
     @staticmethod

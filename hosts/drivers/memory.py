@@ -19,6 +19,7 @@ class MemoryHostDriver:
         self.unhealthy: set[str] = set()
         self.signals: list[tuple[str, str]] = []
         self.failing: set[str] = set()
+        self.images_gone: set[str] = set()
         self._ids = itertools.count(1)
         self._ports = itertools.count(40000)
 
@@ -57,6 +58,14 @@ class MemoryHostDriver:
     def job_remove(self, container_id: str) -> None:
         self._maybe_fail("job_remove")
         self.containers.pop(container_id, None)
+
+    def image_present(self, image: str) -> bool:
+        self._maybe_fail("image_present")
+        return image not in self.images_gone
+
+    def image_remove(self, image: str) -> None:
+        self._maybe_fail("image_remove")
+        self.images_gone.add(image)
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.failing:

@@ -4,8 +4,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from buildpacks.pipeline import build_engine
 from buildpacks.stack import stack_ensure
+from hosts.engine import build_engine
 
 
 class Command(BaseCommand):

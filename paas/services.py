@@ -1,0 +1,78 @@
+"""Services that reach across every package: destroying an app and all it left behind."""
+
+import logging
+import shutil
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from apps.models import App, EventAction
+from apps.services import event_record
+from artifacts.blobstore import blob_delete
+from artifacts.models import Artifact
+from buildpacks.models import Build
+from buildpacks.services import cache_volume_name, repo_path
+from hosts.engine import build_engine
+from hosts.services import images_remove, job_containers_remove
+from paas.errors import InvalidInput
+from paas.wakeups import wakeup
+from scheduler.models import Job
+
+log = logging.getLogger("paas.apps")
+
+
+@dataclass(frozen=True)
+class AppRemains:
+    """What an app leaves outside the database once its rows are gone, to be removed after the commit."""
+
+    name: str
+    containers: list[tuple[int, str]]
+    images: list[str]
+    blobs: set[str]
+
+
+def _app_remains(app: App) -> AppRemains:
+    jobs = Job.objects.filter(app=app, host__isnull=False).exclude(container_id="")
+    artifacts = Artifact.objects.filter(app=app)
+    blobs = {digest for digest in artifacts.values_list("slug_digest", flat=True) if digest}
+    blobs |= set(Build.objects.filter(app=app).values_list("source_digest", flat=True))
+    return AppRemains(
+        name=app.name,
+        containers=list(jobs.values_list("host_id", "container_id")),
+        images=sorted(set(artifacts.values_list("image", flat=True))),
+        blobs=blobs,
+    )
+
+
+def app_destroy(*, app: App, actor, confirm: str) -> None:
+    """Destroys an app: its jobs, routes, releases, builds, git repository, build cache, images and slugs.
+
+    `confirm` must repeat the app's name. A new app of the same name starts empty. Blobs that another
+    app's artifact or build still references (same content) are kept.
+    """
+    if confirm != app.name:
+        raise InvalidInput(
+            f"to destroy {app.name}, confirm with its name: paas destroy -a {app.name} --confirm {app.name}"
+        )
+    with transaction.atomic():
+        App.objects.select_for_update().filter(pk=app.pk).get()
+        remains = _app_remains(app)
+        event_record(app=app, actor=actor, action=EventAction.APP_DESTROY, detail=f"destroyed {app.name}")
+        app.delete()
+        transaction.on_commit(lambda: _remove_remains(remains))
+
+
+def _remove_remains(remains: AppRemains) -> None:
+    """Removes what the app left outside the database; each step on its own, so one failure skips nothing else."""
+    job_containers_remove(containers=remains.containers)
+    wakeup("scheduler")  # the router drops the app's route on the next pass
+    shutil.rmtree(repo_path(remains.name), ignore_errors=True)
+    images_remove(images=remains.images)
+    try:
+        build_engine().volume_remove(cache_volume_name(remains.name))
+    except Exception as error:  # noqa: BLE001 - a cache left behind is harmless to a new app only if removed
+        log.warning("could not remove the build cache of %s: %s", remains.name, error)
+    still_used = set(Artifact.objects.filter(slug_digest__in=remains.blobs).values_list("slug_digest", flat=True))
+    still_used |= set(Build.objects.filter(source_digest__in=remains.blobs).values_list("source_digest", flat=True))
+    for digest in remains.blobs - still_used:
+        blob_delete(digest)
