@@ -4,15 +4,20 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 export PAAS_DATA_DIR ?= $(CURDIR)/var
+# The PostgreSQL that `unit-postgres` runs the unit and API tests on; scripts/install-postgres starts it and makes
+# the role and database (pytest-django creates and drops test_paas next to it).
+TEST_DATABASE_URL ?= postgres://paas:paas@127.0.0.1:5432/paas
 
-.PHONY: up test system venv stack lint unit e2e bench clean
+.PHONY: up test system postgres venv stack lint unit unit-postgres e2e bench clean
 
 up: system venv stack
 	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
 	$(VENV)/bin/paas up
 
-test: system venv stack lint
+# Lint, the whole suite on SQLite, then the unit and API tests again on PostgreSQL; stops at the first failure.
+test: system postgres venv stack lint
 	$(VENV)/bin/pytest -ra
+	@$(MAKE) --no-print-directory unit-postgres
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -20,6 +25,12 @@ lint: venv
 
 unit: venv
 	$(VENV)/bin/pytest -ra -m "not e2e"
+
+postgres:
+	@scripts/install-postgres
+
+unit-postgres: venv postgres
+	DATABASE_URL='$(TEST_DATABASE_URL)' $(VENV)/bin/pytest -ra -m "not e2e"
 
 e2e: system venv stack
 	$(VENV)/bin/pytest -ra -m e2e

@@ -17,7 +17,7 @@ MAX_REPLICAS = 100
 
 def _formation_locked(app: App) -> Formation:
     """`app`'s formation, locked until the transaction ends."""
-    return Formation.objects.select_for_update().select_related("release").get(app=app)
+    return Formation.objects.select_for_update(of=("self",)).select_related("release").get(app=app)
 
 
 def _validate_counts(formation: Formation, counts: dict) -> None:

@@ -12,10 +12,12 @@ from artifacts.blobstore import blob_delete
 from artifacts.models import Artifact
 from buildpacks.models import Build
 from buildpacks.services import cache_volume_name, repo_path
+from formations.models import Formation
 from hosts.engine import build_engine
 from hosts.services import images_remove, job_containers_remove
 from paas.errors import InvalidInput
 from paas.wakeups import wakeup
+from releases.models import Release
 from scheduler.models import Job
 
 log = logging.getLogger("paas.apps")
@@ -58,8 +60,16 @@ def app_destroy(*, app: App, actor, confirm: str) -> None:
         App.objects.select_for_update().filter(pk=app.pk).get()
         remains = _app_remains(app)
         event_record(app=app, actor=actor, action=EventAction.APP_DESTROY, detail=f"destroyed {app.name}")
-        app.delete()
+        _app_rows_delete(app)
         transaction.on_commit(lambda: _remove_remains(remains))
+
+
+def _app_rows_delete(app: App) -> None:
+    """Deletes an app's rows, those that protect others last: formation, then releases, then artifacts."""
+    Formation.objects.filter(app=app).delete()
+    Release.objects.filter(app=app).delete()
+    Artifact.objects.filter(app=app).delete()
+    app.delete()
 
 
 def _remove_remains(remains: AppRemains) -> None:

@@ -9,7 +9,10 @@ DATA_DIR = Path(tempfile.mkdtemp(prefix="paas-test-"))
 PAAS_HOST_DRIVER = "memory"
 PAAS_ROUTER = "memory"
 PAAS_INSTANCE = "unittest"
+SECRET_KEY = "unit-tests-only"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# A file database, like production's, so that WAL, busy timeouts and IMMEDIATE transactions apply.
-DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
+# On SQLite (the default), a file database, like production's, so that WAL, busy timeouts and IMMEDIATE
+# transactions apply. With DATABASE_URL=postgres://..., pytest-django makes (and drops) test_<name> on that server.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

@@ -88,8 +88,8 @@ class ApiClient:
     def patch(self, path: str, body: dict):
         return self.request("PATCH", path, body)
 
-    def delete(self, path: str):
-        return self.request("DELETE", path)
+    def delete(self, path: str, body: dict | None = None):
+        return self.request("DELETE", path, body)
 
 
 def _http_error(error: urllib.error.HTTPError) -> CliError:

@@ -4,8 +4,10 @@ import pytest
 from click.testing import CliRunner
 from rest_framework.authtoken.models import Token
 
+from buildpacks.models import Build
 from hosts.services import host_register_local
 from paas.cli.main import cli
+from scheduler.loop import SchedulerLoop
 from scheduler.services import reconcile
 from tests.factories import UserFactory, deploy, make_app
 
@@ -83,3 +85,79 @@ def test_another_users_app_is_not_found(logged_in):
     make_app("theirs")
     result = logged_in("releases", "-a", "theirs")
     assert result.exit_code == 4 and "app 'theirs' not found" in result.output
+
+
+@pytest.fixture
+def scheduler(transactional_db, settings):
+    """The scheduler loop, as `paas up` runs it, so that commands that wait for a rollout see it finish."""
+    settings.PAAS_SCHEDULER_INTERVAL = 0.2
+    host_register_local()
+    loop = SchedulerLoop()
+    loop.start()
+    yield loop
+    loop.stop()
+
+
+def test_config_vars_through_the_cli(logged_in, user, scheduler):
+    deploy(make_app("shop", owner=user))
+    result = logged_in("env", "set", "GREETING=hello world", "MULTI=a=b", "-a", "shop")
+    assert result.exit_code == 0, result.output
+    assert "Made v2 of shop" in result.output and "v2 is live." in result.output
+    assert logged_in("-a", "shop", "env").output == "GREETING=hello world\nMULTI=a=b\n"
+    assert logged_in("env", "--shell", "-a", "shop").output == "export GREETING='hello world'\nexport MULTI=a=b\n"
+    assert logged_in("env", "get", "GREETING", "-a", "shop").output == "hello world\n"
+    assert logged_in("env", "get", "NOPE", "-a", "shop").exit_code == 1
+    assert "Made v3" in logged_in("env", "unset", "MULTI", "-a", "shop").output
+    assert logged_in("env", "set", "GREETING=hello world", "-a", "shop").output == "No change; no new release.\n"
+    bad = logged_in("env", "set", "PAAS_X=1", "-a", "shop")
+    assert bad.exit_code == 4 and "reserved" in bad.output
+
+
+def test_releases_diff_and_rollback_through_the_cli(logged_in, user, scheduler):
+    app = make_app("shop", owner=user)
+    deploy(app, config={"TOKEN": "secret-1"})
+    deploy(app, config={"TOKEN": "secret-2"}, processes={"web": "python app.py", "worker": "python work.py"})
+    diff = logged_in("releases", "diff", "v1", "2", "-a", "shop").output
+    assert "process + worker=python work.py" in diff and "config ~ TOKEN" in diff and "secret" not in diff
+    shown = logged_in("-a", "shop", "releases", "diff", "1", "2", "--show-values").output
+    assert "config ~ TOKEN: secret-1 -> secret-2" in shown
+    result = logged_in("rollback", "-a", "shop")
+    assert result.exit_code == 0, result.output
+    assert "Rollback to v1: made v3 of shop" in result.output and "v3 is live." in result.output
+    assert logged_in("releases", "-a", "shop").output.split()[:4] == ["v3", "Rollback", "to", "v1"]
+
+
+def test_restart_waits_until_every_job_is_replaced(logged_in, user, scheduler):
+    deploy(make_app("shop", owner=user))
+    result = logged_in("restart", "-a", "shop", "--timeout", "30")
+    assert result.exit_code == 0, result.output
+    assert "Restarting every process type of shop" in result.output and "v1 is live." in result.output
+
+
+def test_destroy_asks_for_the_name(logged_in, user):
+    make_app("shop", owner=user)
+    refused = logged_in("destroy", "-a", "shop", "--confirm", "shoe")
+    assert refused.exit_code == 1 and "not destroyed" in refused.output
+    assert logged_in("destroy", "-a", "shop", "--confirm", "shop").output == "Destroyed shop\n"
+    assert "No apps yet" in logged_in("apps").output
+    assert "app.destroy" in logged_in("events", "--all", "--json").output
+
+
+def test_events_builds_and_whoami(logged_in, user):
+    app = make_app("shop", owner=user)
+    Build.objects.create(app=app, revision="b" * 40, source_digest="sha256:" + "2" * 64, log="-----> Building\n")
+    assert "created shop" in logged_in("events", "-a", "shop").output
+    assert logged_in("builds", "-a", "shop").output.split()[1:3] == ["pending", "bbbbbbb"]
+    build_id = Build.objects.get().pk
+    assert logged_in("builds", "log", str(build_id), "-a", "shop").output == "-----> Building\n"
+    assert logged_in("whoami").output.startswith("carol at http://")
+
+
+def test_version_help_and_completion(logged_in):
+    version = logged_in("version").output
+    assert version.startswith("paas CLI ") and "server   0." in version
+    help_text = logged_in("help").output
+    assert help_text.index("Getting started:") < help_text.index("Releases and config:")
+    env_help = logged_in("help", "env").output
+    assert env_help.startswith("Usage: paas env") and "unset  Unset config vars" in env_help
+    assert "_PAAS_COMPLETE" in logged_in("completion", "bash").output
