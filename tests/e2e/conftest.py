@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -163,3 +164,71 @@ def platform(tmp_path_factory):
         yield running
     finally:
         running.cleanup()
+
+
+def commit(platform, directory: Path, message: str) -> None:
+    if not (directory / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)
+    platform.git("add", "-A", cwd=directory)
+    result = platform.git("commit", "-q", "-m", message, cwd=directory)
+    assert result.returncode == 0, result.stderr
+
+
+def eventually(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def logged_in(platform):
+    result = platform.paas("login", platform.url, "--token", platform.token())
+    assert result.exit_code == 0, result.output
+    assert "as admin" in result.output
+    keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e@paas", "-f", str(platform.key)]
+    subprocess.run(keygen, check=True)
+    result = platform.paas("keys", "add", f"{platform.key}.pub")
+    assert result.exit_code == 0, result.output
+    assert "SHA256:" in result.output
+    return platform
+
+
+class LoadLoop(threading.Thread):
+    """Requests an app through the router over and over (bounded), recording each status and body."""
+
+    def __init__(self, platform: Platform, app: str, max_seconds: float = 300):
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{platform.router_port}/"
+        self.host = f"{app}.localhost"
+        self.deadline = time.monotonic() + max_seconds
+        self.answers: list[tuple[int, str]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set() and time.monotonic() < self.deadline:
+            request = urllib.request.Request(self.url, headers={"Host": self.host})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    self.answers.append((response.status, response.read().decode()))
+            except urllib.error.HTTPError as error:
+                self.answers.append((error.code, error.read().decode(errors="replace")))
+            except OSError as error:
+                self.answers.append((0, str(error)))
+            time.sleep(0.05)
+
+    def __enter__(self) -> "LoadLoop":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopping.set()
+        self.join(timeout=15)
+
+    def failures(self) -> list[tuple[int, str]]:
+        return [answer for answer in self.answers if answer[0] != 200]
+
+    def bodies(self) -> set[str]:
+        return {body for status, body in self.answers if status == 200}

@@ -1,11 +1,12 @@
 """From `git push` to what curl gets through the router, on real Docker, SSH, Celery and Caddy."""
 
-import subprocess
 import time
 from pathlib import Path
 
 import docker
 import pytest
+
+from tests.e2e.conftest import commit, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -28,36 +29,6 @@ def write_app(directory: Path, greeting: str, requirements: str = "flask\ngunico
     (directory / "app.py").write_text(f"GREETING = {greeting!r}\n" + APP_SOURCE)
     (directory / "requirements.txt").write_text(requirements)
     (directory / "Procfile").write_text("web: gunicorn --bind 0.0.0.0:$PORT --workers 2 app:app\n")
-
-
-def commit(platform, directory: Path, message: str) -> None:
-    if not (directory / ".git").exists():
-        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)
-    platform.git("add", "-A", cwd=directory)
-    result = platform.git("commit", "-q", "-m", message, cwd=directory)
-    assert result.returncode == 0, result.stderr
-
-
-def eventually(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def logged_in(platform):
-    result = platform.paas("login", platform.url, "--token", platform.token())
-    assert result.exit_code == 0, result.output
-    assert "as admin" in result.output
-    keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e@paas", "-f", str(platform.key)]
-    subprocess.run(keygen, check=True)
-    result = platform.paas("keys", "add", f"{platform.key}.pub")
-    assert result.exit_code == 0, result.output
-    assert "SHA256:" in result.output
-    return platform
 
 
 def deploy_new_app(platform, name: str, greeting: str) -> Path:
