@@ -5,6 +5,7 @@ and scale simulations. The driver is chosen by the PAAS_HOST_DRIVER setting.
 """
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,25 @@ class JobContainer:
     host_port: int | None = None
 
 
-def host_driver(host):
+class HostDriver(Protocol):
+    """What the scheduler, and every runtime feature, may ask of a host: the one interface to its engine."""
+
+    def job_start(self, spec: JobSpec) -> JobContainer: ...
+
+    def job_containers(self) -> dict[int, JobContainer]: ...
+
+    def job_healthy(self, container: JobContainer) -> bool: ...
+
+    def job_signal(self, container_id: str, signal: str) -> None: ...
+
+    def job_remove(self, container_id: str) -> None: ...
+
+    def image_present(self, image: str) -> bool: ...
+
+    def image_remove(self, image: str) -> None: ...
+
+
+def host_driver(host) -> HostDriver:
     """The driver for `host`, as chosen by settings."""
     from django.conf import settings
 

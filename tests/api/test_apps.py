@@ -4,8 +4,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.models import Event
-from buildpacks.services import repo_path
+from artifacts.blobstore import blob_path, blob_put_file
+from artifacts.services import artifact_create
+from buildpacks.services import cache_volume_name, repo_path
 from formations.models import Formation
+from hosts.drivers.memory import MemoryHostDriver
+from hosts.engine import MemoryBuildEngine
+from hosts.services import host_register_local
+from paas.errors import NotFound
 from releases.models import Release
 from tests.api.resources import AppResourceTests
 from tests.factories import deploy, make_app
@@ -94,6 +100,29 @@ def test_events_record_who_did_what_and_never_config_values(api, user):
     events = api.get("/api/apps/shop/events/").json()
     assert [(event["action"], event["actor"]) for event in events] == [("config", "alice"), ("app.create", "alice")]
     assert "SECRET" in events[0]["detail"] and "hunter2" not in str(events)
+
+
+def test_destroy_removes_images_cache_and_only_unshared_slugs(api, user, tmp_path, django_capture_on_commit_callbacks):
+    host = host_register_local()
+    slug, shared = tmp_path / "slug.tar", tmp_path / "shared.tar"
+    slug.write_bytes(b"only shop's slug")
+    shared.write_bytes(b"a slug two apps built alike")
+    own_digest, _ = blob_put_file(slug)
+    shared_digest, _ = blob_put_file(shared)
+    shop = make_app("shop", owner=user)
+    for digest in (own_digest, shared_digest):
+        artifact_create(app=shop, image=f"paas-app/shop:{digest[7:15]}", image_id="sha256:1", slug_digest=digest)
+    artifact_create(app=make_app("other"), image="paas-app/other:1", image_id="sha256:2", slug_digest=shared_digest)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.delete("/api/apps/shop/", {"confirm": "shop"}, format="json")
+    assert MemoryHostDriver.for_host(host.name).images_gone == {
+        f"paas-app/shop:{own_digest[7:15]}",
+        f"paas-app/shop:{shared_digest[7:15]}",
+    }
+    assert cache_volume_name("shop") in MemoryBuildEngine.volumes_removed
+    assert blob_path(shared_digest).exists()
+    with pytest.raises(NotFound):
+        blob_path(own_digest)
 
 
 def test_platform_wide_events_are_for_staff(api, user):
