@@ -8,14 +8,14 @@ export PAAS_DATA_DIR ?= $(CURDIR)/var
 # the role and database (pytest-django creates and drops test_paas next to it).
 TEST_DATABASE_URL ?= postgres://paas:paas@127.0.0.1:5432/paas
 
-.PHONY: up test system postgres venv stack lint unit unit-postgres e2e bench clean
+.PHONY: up test system postgres browser venv stack lint unit unit-postgres e2e bench clean
 
 up: system venv stack
 	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
 	$(VENV)/bin/paas up
 
 # Lint, the whole suite on SQLite, then the unit and API tests again on PostgreSQL; stops at the first failure.
-test: system postgres venv stack lint
+test: system postgres browser venv stack lint
 	$(VENV)/bin/pytest -ra
 	@$(MAKE) --no-print-directory unit-postgres
 
@@ -23,13 +23,16 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: venv
+unit: venv browser
 	$(VENV)/bin/pytest -ra -m "not e2e"
 
 postgres:
 	@scripts/install-postgres
 
-unit-postgres: venv postgres
+browser:
+	@scripts/install-browser
+
+unit-postgres: venv postgres browser
 	DATABASE_URL='$(TEST_DATABASE_URL)' $(VENV)/bin/pytest -ra -m "not e2e"
 
 e2e: system venv stack

@@ -45,7 +45,7 @@ DEBUG = os.environ.get("PAAS_DEBUG") == "1"
 ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "paas.admin_site.PaasAdminConfig",  # django.contrib.admin, as the paas console
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -78,7 +78,7 @@ ROOT_URLCONF = "paas.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "paas" / "templates"],  # the console's pages
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
