@@ -1,6 +1,6 @@
 """REST endpoints for apps, SSH keys and the audit events."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,7 +38,7 @@ class KeyCreateSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.ModelSerializer):
     app = serializers.CharField(source="app_name")
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
 
     class Meta:
         model = Event
@@ -111,7 +111,18 @@ class KeyListApi(APIView):
 class KeyDetailApi(APIView):
     """Removes one of the caller's SSH keys."""
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "fingerprint",
+                str,
+                OpenApiParameter.PATH,
+                pattern=r"^SHA256:[A-Za-z0-9+/]{43}$",
+                description="The key's SHA256 fingerprint, as `paas keys` shows it",
+            )
+        ],
+        responses={204: None},
+    )
     def delete(self, request, fingerprint):
         services.key_remove(user=request.user, fingerprint=fingerprint)
         return Response(status=status.HTTP_204_NO_CONTENT)

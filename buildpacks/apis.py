@@ -11,8 +11,8 @@ from buildpacks.selectors import build_get, build_list
 
 
 class BuildSerializer(serializers.ModelSerializer):
-    release = serializers.IntegerField(source="release.version", default=None)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    release = serializers.IntegerField(source="release.version", default=None, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Build

@@ -14,7 +14,7 @@ from releases.selectors import config_current
 
 class FormationSerializer(serializers.Serializer):
     app = serializers.CharField(source="app.name")
-    release = serializers.IntegerField(source="release.version", default=None)
+    release = serializers.IntegerField(source="release.version", default=None, allow_null=True)
     counts = serializers.DictField(child=serializers.IntegerField())
     processes = serializers.DictField(source="release.processes", default=dict, child=serializers.CharField())
     updated_at = serializers.DateTimeField()

@@ -1,6 +1,9 @@
 """Domain errors, and the one place they become HTTP responses."""
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -60,5 +63,15 @@ def api_exception_handler(exc, context):
         return Response({"error": str(exc)}, status=http_status(exc))
     response = exception_handler(exc, context)
     if response is not None:
-        response.data = {"error": _drf_message(response.data)}
+        message = _drf_message(response.data)
+        if isinstance(exc, UnsupportedMediaType):
+            message += " Send a JSON body with Content-Type: application/json."
+        response.data = {"error": message}
     return response
+
+
+def page_not_found(request, exception):
+    """Django's 404 for a URL no route matches (`/api/apps/shop/releases/vlatest/`): JSON under /api/, as elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": f"no such URL: {request.path}; /api/docs/ lists the API's URLs"}, status=404)
+    return defaults.page_not_found(request, exception)

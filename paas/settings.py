@@ -103,6 +103,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "paas.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["paas.parsers.PaasJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "paas.schema.PaasAutoSchema",
 }

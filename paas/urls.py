@@ -18,6 +18,9 @@ api_patterns = [
     path("", include("buildpacks.urls")),
 ]
 
+# A URL that matches no route under /api/ is refused with the API's JSON error body, not an HTML page.
+handler404 = "paas.errors.page_not_found"
+
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),

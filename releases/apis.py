@@ -12,9 +12,10 @@ from releases.selectors import release_diff, release_get, release_list
 
 class ReleaseSerializer(serializers.ModelSerializer):
     app = serializers.CharField(source="app.name")
-    image = serializers.CharField(source="artifact.image", default=None)
-    revision = serializers.CharField(source="artifact.revision", default=None)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    image = serializers.CharField(source="artifact.image", default=None, allow_null=True)
+    revision = serializers.CharField(source="artifact.revision", default=None, allow_null=True)
+    processes = serializers.DictField(child=serializers.CharField(), help_text="Process type -> command")
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Release

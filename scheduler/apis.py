@@ -15,7 +15,7 @@ from scheduler.selectors import ROLLOUT_STATES, deploy_status, job_list, rollout
 class JobSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="pk")
     release = serializers.IntegerField(source="release.version")
-    host = serializers.CharField(source="host.name", default=None)
+    host = serializers.CharField(source="host.name", default=None, allow_null=True)
 
     class Meta:
         model = Job

@@ -133,3 +133,13 @@ def test_platform_wide_events_are_for_staff(api, user):
     user.save()
     assert {event["app"] for event in api.get("/api/events/").json()} == {"mine", "theirs"}
     assert Event.objects.count() == 2
+
+
+def test_json_nested_too_deep_is_a_400_not_a_500(api):
+    response = api.post("/api/apps/", "[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+
+
+def test_a_form_body_is_415(api):
+    response = api.post("/api/apps/", {"name": "shop"})
+    assert response.status_code == 415 and "application/json" in response.json()["error"]
