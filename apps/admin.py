@@ -6,7 +6,6 @@ and creating or destroying an app, call the same services as the API. Events are
 
 from collections import Counter
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -17,13 +16,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.models import App, Event, Key
-from apps.selectors import app_url, event_list, key_list
-from apps.services import app_create, key_add, key_parse, key_remove
+from apps.selectors import app_may_manage, app_url, event_list, key_list
+from apps.services import app_create, key_remove
 from buildpacks.selectors import build_list
 from formations.services import config_update, formation_restart, formation_scale, release_rollback
 from paas.admin import ReadOnlyAdmin, ServiceFormAdmin, apps_visible
 from paas.admin_forms import ConfigForm, RestartForm, RollbackForm, ScaleForm
-from paas.errors import InvalidInput, PaasError
+from paas.errors import PaasError
 from paas.services import app_destroy
 from releases.selectors import release_list
 from scheduler.models import JobState
@@ -93,11 +92,18 @@ class AppAdmin(ServiceFormAdmin):
         app = app_create(owner=request.user, name=form.cleaned_data.get("name") or None)
         obj.pk, obj.name, obj.owner, obj.created_at = app.pk, app.name, app.owner, app.created_at
 
+    def has_delete_permission(self, request, obj=None):
+        """Only an app's owner, or a superuser (the console's staff), may destroy it; collaborators may not."""
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or app_may_manage(app=obj, user=request.user, staff=request.user.is_superuser))
+
     def get_deleted_objects(self, objs, request):
         """What destroying the apps removes. app_destroy removes all of it, so only the right to delete apps is
-        needed; and a release its own formation protects goes with the formation."""
+        needed (the apps' owner's, or a superuser's); and a release its own formation protects goes with the
+        formation."""
         to_delete, model_count, _, _ = super().get_deleted_objects(objs, request)
-        return to_delete, model_count, set(), []
+        refused = {f"app {app.name} (not yours)" for app in objs if not self.has_delete_permission(request, app)}
+        return to_delete, model_count, refused, []
 
     def delete_model(self, request, obj):
         app_destroy(app=obj, actor=request.user, confirm=obj.name)
@@ -187,26 +193,13 @@ class AppAdmin(ServiceFormAdmin):
         return messages.SUCCESS, f"Released v{release.version} of {app.name}: {release.description}."
 
 
-class KeyAddForm(forms.ModelForm):
-    """A public key to add; checked with the same parse key_add makes, so a bad key is shown beside the field."""
-
-    class Meta:
-        model = Key
-        fields = ["public_key"]
-
-    def clean_public_key(self) -> str:
-        try:
-            key_parse(self.cleaned_data["public_key"])
-        except InvalidInput as error:
-            raise forms.ValidationError(str(error)) from error
-        return self.cleaned_data["public_key"]
-
-
 @admin.register(Key)
 class KeyAdmin(ServiceFormAdmin):
-    """SSH keys for git push: added and removed through the key services; staff who are not superusers see theirs."""
+    """SSH keys for git push: listed and removed here; staff who are not superusers see theirs.
 
-    form = KeyAddForm
+    A key is added only with `paas keys add`, which proves that its user holds the private key; a console form
+    cannot, and a key added without that proof could lock its real owner out of git.
+    """
 
     list_display = ["fingerprint", "user", "comment", "created_at"]
     readonly_fields = ["fingerprint", "user", "comment", "created_at"]
@@ -220,9 +213,8 @@ class KeyAdmin(ServiceFormAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def save_model(self, request, obj, form, change):
-        key = key_add(user=request.user, public_key=form.cleaned_data["public_key"])
-        obj.pk, obj.user, obj.fingerprint, obj.comment = key.pk, key.user, key.fingerprint, key.comment
+    def has_add_permission(self, request):
+        return False
 
     def delete_model(self, request, obj):
         key_remove(user=obj.user, fingerprint=obj.fingerprint)

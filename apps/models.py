@@ -1,4 +1,6 @@
-"""Apps, and the SSH keys their owners push with."""
+"""Apps, their collaborators, the SSH keys and API tokens of their users, and the audit trail."""
+
+import hashlib
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -24,6 +26,51 @@ class App(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Collaborator(models.Model):
+    """A user who may see and change an app they do not own: push, scale, config, rollback, restart, read.
+
+    Only the owner (or staff) may add or remove collaborators, and only they may destroy the app.
+    """
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="collaborators")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collaborations")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["app", "user"], name="apps_collaborator_app_user_unique")]
+
+    def __str__(self):
+        return f"{self.user} on {self.app}"
+
+
+TOKEN_PREFIX_LENGTH = 8
+
+
+def token_key_hash(key: str) -> str:
+    """The SHA-256 (hex) under which an API token's key is stored."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API token of a user. The key itself is never stored: only its first characters, to show it and to find
+    it by, and the SHA-256 of the whole key (a random 43-character key needs no slow hash)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_prefix = models.CharField(max_length=TOKEN_PREFIX_LENGTH, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.key_prefix}... {self.name} ({self.user})"
 
 
 class Key(models.Model):
@@ -54,6 +101,11 @@ class EventAction(models.TextChoices):
     DEPLOY_FAILED = "deploy.failed", "Deploy failed"
     KEY_ADD = "key.add", "Key added"
     KEY_REMOVE = "key.remove", "Key removed"
+    ACCESS_ADD = "access.add", "Collaborator added"
+    ACCESS_REMOVE = "access.remove", "Collaborator removed"
+    USER_CREATE = "user.create", "User created"
+    TOKEN_CREATE = "token.create", "Token created"
+    TOKEN_REVOKE = "token.revoke", "Token revoked"
 
 
 class Event(models.Model):

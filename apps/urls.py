@@ -6,7 +6,13 @@ urlpatterns = [
     path("apps/", apis.AppListApi.as_view(), name="app-list"),
     path("apps/<str:name>/", apis.AppDetailApi.as_view(), name="app-detail"),
     path("apps/<str:name>/events/", apis.AppEventListApi.as_view(), name="app-event-list"),
+    path("apps/<str:name>/access/", apis.AppAccessListApi.as_view(), name="app-access-list"),
+    path("apps/<str:name>/access/<str:username>/", apis.AppAccessDetailApi.as_view(), name="app-access-detail"),
     path("events/", apis.EventListApi.as_view(), name="event-list"),
     path("keys/", apis.KeyListApi.as_view(), name="key-list"),
+    path("keys/challenge/", apis.KeyChallengeApi.as_view(), name="key-challenge"),
     path("keys/<path:fingerprint>/", apis.KeyDetailApi.as_view(), name="key-detail"),
+    path("tokens/", apis.TokenListApi.as_view(), name="token-list"),
+    path("tokens/<int:token_id>/", apis.TokenDetailApi.as_view(), name="token-detail"),
+    path("users/", apis.UserListApi.as_view(), name="user-list"),
 ]

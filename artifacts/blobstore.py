@@ -31,10 +31,14 @@ def blob_put_file(source: Path) -> tuple[str, int]:
     sha = hashlib.sha256()
     size = 0
     with open(source, "rb") as reader, tempfile.NamedTemporaryFile(dir=root, delete=False) as writer:
-        while chunk := reader.read(_CHUNK):
-            sha.update(chunk)
-            writer.write(chunk)
-            size += len(chunk)
+        try:
+            while chunk := reader.read(_CHUNK):
+                sha.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
+        except BaseException:  # a full disk, say: leave no partial copy behind
+            Path(writer.name).unlink(missing_ok=True)
+            raise
     digest = f"sha256:{sha.hexdigest()}"
     target = _path(digest)
     target.parent.mkdir(exist_ok=True)

@@ -1,9 +1,10 @@
 """The pre-receive hook of every app repository (standard library only; installed as a script).
 
 git receive-pack runs it with the pushed ref updates on stdin, while the new objects are still in
-quarantine. It archives the pushed commit, hands it to the git receiver that started this push
-(over a Unix socket), and prints the build log as it streams back; git shows each line to the
-pusher as `remote: ...`. A non-zero exit rejects the push, so a failed build updates nothing.
+quarantine. It archives the pushed commit (up to PAAS_SOURCE_MAX_BYTES), hands it to the git receiver
+that started this push (over a Unix socket), and prints the build log as it streams back; git shows
+each line to the pusher as `remote: ...`. A non-zero exit rejects the push, so a failed build updates
+nothing.
 """
 
 import json
@@ -49,13 +50,33 @@ def _stream(request: dict) -> int:
     return _fail("the platform stopped before the build finished; push again")
 
 
+def _archive(revision: str, path: str, max_bytes: int) -> None:
+    """Writes the tree of `revision` as a tar to `path`, streamed, and never more than `max_bytes` + 1 bytes.
+
+    A tree larger than that stops there; the git receiver then refuses the push for its size.
+    """
+    with open(path, "wb") as target:
+        git = subprocess.Popen(["git", "archive", "--format=tar", revision], stdout=subprocess.PIPE)
+        written = 0
+        while written <= max_bytes and (chunk := git.stdout.read(1024 * 1024)):
+            chunk = chunk[: max_bytes + 1 - written]
+            target.write(chunk)
+            written += len(chunk)
+        if written > max_bytes:
+            git.kill()
+        git.stdout.close()
+        status = git.wait()
+    if written <= max_bytes and status != 0:
+        raise subprocess.CalledProcessError(status, ["git", "archive", revision])
+
+
 def main() -> int:
     update, error = _deploy_update(sys.stdin.read().splitlines())
     if error:
         return _fail(error)
     old, new, ref = update
     archive = os.path.join(os.environ["PAAS_PUSH_DIR"], ARCHIVE_NAME)
-    subprocess.run(["git", "archive", "--format=tar", "-o", archive, new], check=True)
+    _archive(new, archive, int(os.environ["PAAS_SOURCE_MAX_BYTES"]))
     return _stream({"old": old, "new": new, "ref": ref})
 
 

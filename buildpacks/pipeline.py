@@ -15,12 +15,13 @@ from artifacts.services import artifact_create
 from buildpacks.models import Build
 from buildpacks.procfile import procfile_parse, release_default_processes
 from buildpacks.services import (
+    BuildLogBuffer,
     build_fail,
-    build_log_append,
     build_succeed,
     cache_volume_name,
     scratch_dir,
     scratch_remove,
+    size_text,
 )
 from buildpacks.stack import RUNTIME_PATH, stack_ensure
 from formations.services import formation_deploy
@@ -33,6 +34,7 @@ log = logging.getLogger("paas.builds")
 BUILTIN_BUILDPACKS = Path(__file__).parent / "builtin"
 BUILDER = Path(__file__).parent / "scripts" / "builder"
 CONTAINER_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+PROCESS_FILE_MAX_BYTES = 256 * 1024  # of a slug's Procfile or .release, read into memory
 
 
 class BuildFailed(PaasError):
@@ -40,37 +42,46 @@ class BuildFailed(PaasError):
 
 
 def build_execute(build: Build) -> None:
-    """Builds, releases and deploys one pushed commit; records the outcome on the build."""
+    """Builds, releases and deploys one pushed commit; records the outcome on the build.
+
+    The log is complete before the outcome is recorded: whoever sees the outcome has seen the whole log.
+    """
     work = scratch_dir(f"build-{build.pk}-")
-
-    def output(text: str) -> None:
-        build_log_append(build=build, text=text)
-
+    slugs: list[str] = []  # the digests of the slugs this build stored
     try:
-        release = _build_release(build, work, output)
-        formation_deploy(app=build.app, release=release, actor=build.created_by)
-        output(f"-----> Released v{release.version}\n")
-        build_succeed(build=build, release=release)
-    except PaasError as error:
-        output(f" !     {error}\n")
-        build_fail(build=build, error=str(error))
-    except Exception as error:
-        log.exception("build %s failed", build.pk)
-        output(f" !     Internal error while building: {error}\n")
-        build_fail(build=build, error=f"internal error: {error}")
+        with BuildLogBuffer(build) as log_buffer:
+            release, error = _build_and_deploy(build, work, log_buffer.write, slugs)
     finally:
         scratch_remove(work)
+    if release is None:
+        build_fail(build=build, error=error, slug_digests=slugs)
+    else:
+        build_succeed(build=build, release=release)
 
 
-def _build_release(build: Build, work: Path, output):
-    """Source -> slug -> runtime image -> a new release (not yet deployed)."""
+def _build_and_deploy(build: Build, work: Path, output, slugs: list[str]):
+    """Runs the pipeline; returns the deployed release and "", or None and why the build failed."""
+    try:
+        release = _build_release(build, work, output, slugs)
+        formation_deploy(app=build.app, release=release, actor=build.created_by)
+    except PaasError as error:
+        return None, str(error)
+    except Exception:  # its text may hold paths, addresses or secrets: it goes to the platform's log only
+        log.exception("build %s failed", build.pk)
+        return None, f"internal error while building; the platform's log has the details (build {build.pk})"
+    output(f"-----> Released v{release.version}\n")
+    return release, ""
+
+
+def _build_release(build: Build, work: Path, output, slugs: list[str]):
+    """Source -> slug -> runtime image -> a new release (not yet deployed); `slugs` gets the slug's digest."""
     output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
     engine = build_engine()
     stack = stack_ensure(engine, output)
     slug = _compile(engine, stack, build, work, output)
     processes = _slug_processes(slug)
     _announce_processes(processes, output)
-    artifact = _runtime_artifact(engine, stack, build, slug, output)
+    artifact = _runtime_artifact(engine, stack, build, slug, output, slugs)
     return release_create(
         app=build.app,
         artifact=artifact,
@@ -108,30 +119,36 @@ def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
     env, binds = _build_env()
     binds[cache_volume_name(build.app.name)] = {"bind": "/cache", "mode": "rw"}
     with engine.container(
-        stack, command=["/bin/bash", "/paas-build/builder"], env=env, binds=binds, build_id=build.pk
+        stack,
+        command=["/bin/bash", "/paas-build/builder"],
+        env=env,
+        binds=binds,
+        build_id=build.pk,
+        handover=("/app", "/cache"),  # the source goes in as root; the build runs as the app user
     ) as container:
         container.put_archive("/app", source)
-        container.put_archive("/", _build_kit())
+        container.put_archive("/", _build_kit(work))
         status = container.run(output, timeout=settings.PAAS_BUILD_TIMEOUT)
         if container.timed_out:
             raise BuildFailed(f"Build timed out after {settings.PAAS_BUILD_TIMEOUT:.0f}s and was stopped")
         if status != 0:
             raise BuildFailed(f"Build failed: the buildpack exited with status {status}; see the output above")
         slug = work / "slug.tar"
-        container.get_archive("/app", slug)
+        if not container.get_archive("/app", slug, max_bytes=settings.PAAS_SLUG_MAX_BYTES):
+            limit = size_text(settings.PAAS_SLUG_MAX_BYTES)
+            raise BuildFailed(
+                f"Build failed: the slug is larger than {limit}, the most this platform stores (PAAS_SLUG_MAX_BYTES); "
+                "make the app smaller, or ask the operator to raise PAAS_SLUG_MAX_BYTES"
+            )
     return slug
 
 
-def _build_kit() -> bytes:
-    """The builder script and the built-in buildpacks, as a tar placed at /paas-build."""
-    kit = scratch_dir("kit-")
-    try:
-        root = kit / "paas-build"
-        shutil.copytree(BUILTIN_BUILDPACKS, root / "buildpacks")
-        shutil.copyfile(BUILDER, root / "builder")
-        return tar_of_directory(root, "paas-build", executable=True)
-    finally:
-        scratch_remove(kit)
+def _build_kit(work: Path) -> Path:
+    """The builder script and the built-in buildpacks, as a tar file (in `work`) placed at /paas-build."""
+    root = work / "kit" / "paas-build"
+    shutil.copytree(BUILTIN_BUILDPACKS, root / "buildpacks")
+    shutil.copyfile(BUILDER, root / "builder")
+    return tar_of_directory(root, "paas-build", work / "kit.tar", executable=True)
 
 
 def _slug_processes(slug: Path) -> dict[str, str]:
@@ -149,13 +166,14 @@ def _member_text(tar: tarfile.TarFile, name: str) -> str:
         member = tar.extractfile(name)
     except KeyError:
         return ""
-    return member.read().decode("utf-8", errors="replace") if member else ""
+    return member.read(PROCESS_FILE_MAX_BYTES).decode("utf-8", errors="replace") if member else ""
 
 
-def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output):
-    """The stack image plus the slug at /app, committed as the runtime image."""
+def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output, slugs: list[str]):
+    """The stack image plus the slug at /app, committed as the runtime image; `slugs` gets the slug's digest."""
     output("-----> Storing the slug\n")
     digest, size = blob_put_file(slug)
+    slugs.append(digest)
     output(f"       Slug is {size / 1024 / 1024:.1f} MB\n")
     repository = f"paas-app/{build.app.name}"
     tag = f"{settings.PAAS_INSTANCE}-build-{build.pk}"

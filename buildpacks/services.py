@@ -1,24 +1,42 @@
 """Writes on builds and on the git repositories pushes land in."""
 
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, Value
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Func, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from apps.models import App, EventAction
 from apps.services import event_record
-from artifacts.blobstore import blob_put_file
+from artifacts.blobstore import blob_delete, blob_put_file
+from artifacts.models import Artifact
 from buildpacks.models import Build, BuildState
+from paas.errors import InvalidInput, QuotaExceeded
+
+log = logging.getLogger("paas.builds")
 
 HOOK_SOURCE = Path(__file__).parent / "hook.py"
+UNFINISHED_STATES = (BuildState.PENDING, BuildState.BUILDING)
+# How long a build may take beyond PAAS_BUILD_TIMEOUT (waiting for a worker, making the stack image, storing the
+# slug) before the scheduler counts it as stuck and fails it.
+STALE_MARGIN_SECONDS = 300
+FAIL_TRIES = 5
+FAIL_BACKOFF_SECONDS = 0.5  # doubled after each try: 0.5 + 1 + 2 + 4 seconds in all
+LOG_TRUNCATED = "… log truncated at {limit} bytes; the build goes on\n"
+LOG_LINE_MAX = 4000  # characters of an error message written to the log
 
 
 def repo_path(app_name: str) -> Path:
@@ -44,15 +62,61 @@ def repo_ensure(app: App) -> Path:
         staged.write_text(script)
         staged.chmod(0o755)
         os.replace(staged, hook)
+    # git refuses a larger pack before storing any of it (receive-pack passes the limit to index-pack).
+    limit = str(settings.PAAS_PUSH_MAX_BYTES)
+    subprocess.run(["git", "--git-dir", str(path), "config", "receive.maxInputSize", limit], check=True)
     return path
 
 
+def size_text(size: float) -> str:
+    """A size as people read it: 1536 -> "1.5 KiB", 268435456 -> "256 MiB"."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB")
+    unit = 0
+    while size >= 1024 and unit < len(units) - 1:
+        size /= 1024
+        unit += 1
+    return f"{size:.1f}".removesuffix(".0") + f" {units[unit]}"
+
+
+def push_too_large_message() -> str:
+    """What a pusher is told when git refused the push for its size."""
+    limit = size_text(settings.PAAS_PUSH_MAX_BYTES)
+    return (
+        f"this push is larger than {limit}, the most this platform accepts in one push (PAAS_PUSH_MAX_BYTES); "
+        "remove large files from the history, or ask the operator to raise PAAS_PUSH_MAX_BYTES"
+    )
+
+
+def _quota_check_builds(actor, lock: bool = False) -> None:
+    """Refuses a build when `actor` has PAAS_QUOTA_BUILDS pending or running already (staff too: builds use
+    the machines); with `lock`, inside a transaction, their user row is locked so that two pushes count right."""
+    if actor is None:
+        return
+    if lock:
+        get_user_model().objects.select_for_update().filter(pk=actor.pk).first()
+    running = Build.objects.filter(created_by=actor, state__in=UNFINISHED_STATES).count()
+    limit = settings.PAAS_QUOTA_BUILDS
+    if running >= limit:
+        raise QuotaExceeded(
+            f"{actor.username} has {running} builds pending or running, the most allowed at once "
+            f"(PAAS_QUOTA_BUILDS={limit}); wait for one to finish (paas builds), then push again"
+        )
+
+
 def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
-    """Stores the pushed source and queues its build."""
+    """Stores the pushed source and queues its build; a source larger than PAAS_SOURCE_MAX_BYTES is refused."""
     from buildpacks.tasks import build_run
 
+    if source_path.stat().st_size > settings.PAAS_SOURCE_MAX_BYTES:
+        limit = size_text(settings.PAAS_SOURCE_MAX_BYTES)
+        raise InvalidInput(
+            f"the pushed tree is larger than {limit} unpacked, the most this platform builds (PAAS_SOURCE_MAX_BYTES); "
+            "remove large files from the repository, or ask the operator to raise PAAS_SOURCE_MAX_BYTES"
+        )
+    _quota_check_builds(actor)  # before storing the source; again under a lock, below
     digest, _ = blob_put_file(source_path)
     with transaction.atomic():
+        _quota_check_builds(actor, lock=True)
         build = Build(app=app, revision=revision, source_digest=digest, created_by=actor)
         build.full_clean()
         build.save()
@@ -61,10 +125,109 @@ def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
     return build
 
 
-def build_log_append(*, build: Build, text: str) -> None:
-    """Appends output to a build's log, where pushers and `paas builds log` read it as it grows."""
-    if text:
-        Build.objects.filter(pk=build.pk).update(log=Concat("log", Value(text)))
+class _ByteLength(Func):
+    """The size of a text in bytes (UTF-8), where Length counts characters."""
+
+    function = "OCTET_LENGTH"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, db_connection, **extra_context):
+        template = "LENGTH(CAST(%(expressions)s AS BLOB))"
+        return super().as_sql(compiler, db_connection, template=template, **extra_context)
+
+
+def build_log_append(*, build: Build, text: str) -> bool:
+    """Appends output to a build's log, where pushers and `paas builds log` read it as it grows.
+
+    A log keeps at most PAAS_BUILD_LOG_MAX_BYTES of output: the output that does not fit is dropped, with one
+    note that says so. Returns whether later output still has room. Each append rewrites the log: append in
+    batches (BuildLogBuffer), not chunk by chunk.
+    """
+    limit = settings.PAAS_BUILD_LOG_MAX_BYTES
+    with transaction.atomic():
+        rows = Build.objects.select_for_update().filter(pk=build.pk)
+        size = rows.values_list(_ByteLength("log"), flat=True).first()
+        if size is None or size > limit:
+            return False  # the build is gone, or its log was truncated already
+        data = text.encode()
+        if size + len(data) > limit:
+            kept = data[: limit - size].decode(errors="ignore")
+            text = kept + ("" if kept.endswith("\n") else "\n") + LOG_TRUNCATED.format(limit=limit)
+        if text:
+            rows.update(log=Concat("log", Value(text)))
+    return size + len(data) <= limit
+
+
+class BuildLogBuffer:
+    """A build's output on its way to the log: appended every `seconds`, or once `batch` characters wait.
+
+    Use as a context manager: a thread appends what waits while the build is quiet, and leaving the block
+    appends the rest. Writing never raises: what the database refuses waits for the next append (leaving the
+    block tries a few times), and output past the log's cap is dropped here already.
+    """
+
+    def __init__(self, build: Build, *, seconds: float = 0.5, batch: int = 64 * 1024):
+        self.build = build
+        self.seconds = seconds
+        self.batch = batch
+        self._room = True  # False once the log is full
+        self._waiting: list[str] = []
+        self._waiting_size = 0
+        self._max_waiting = settings.PAAS_BUILD_LOG_MAX_BYTES  # characters: more could never fit in the log
+        self._lock = threading.Lock()  # guards _waiting
+        self._appending = threading.Lock()  # one append at a time, in order
+        self._stopping = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name=f"build-{build.pk}-log", daemon=True)
+
+    def __enter__(self) -> "BuildLogBuffer":
+        self._flusher.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopping.set()
+        self._flusher.join()
+        try:
+            _retried(self._append_waiting, what=f"append to the log of build {self.build.pk}")
+        except DatabaseError as error:
+            log.warning("the end of the log of build %s is lost: %s", self.build.pk, error)
+
+    def write(self, text: str) -> None:
+        """Queues output for the log."""
+        with self._lock:
+            if self._room and self._waiting_size <= self._max_waiting:
+                self._waiting.append(text)
+                self._waiting_size += len(text)
+            full = self._waiting_size >= self.batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Appends what waits to the log now; if the database refuses, it waits for the next append."""
+        try:
+            self._append_waiting()
+        except DatabaseError as error:
+            log.warning("could not append to the log of build %s (%s); trying again", self.build.pk, error)
+
+    def _append_waiting(self) -> None:
+        with self._appending:
+            with self._lock:
+                text, self._waiting, self._waiting_size = "".join(self._waiting), [], 0
+            if not text:
+                return
+            try:
+                self._room = build_log_append(build=self.build, text=text)
+            except DatabaseError:
+                with self._lock:
+                    self._waiting.insert(0, text)
+                    self._waiting_size += len(text)
+                raise
+
+    def _flush_periodically(self) -> None:
+        try:
+            while not self._stopping.wait(self.seconds):
+                self.flush()
+        finally:
+            connection.close()  # this thread's own database connection
 
 
 def build_start(*, build: Build) -> bool:
@@ -81,24 +244,90 @@ def build_start(*, build: Build) -> bool:
 
 
 def build_succeed(*, build: Build, release) -> None:
-    """Records that a build made `release`."""
-    Build.objects.filter(pk=build.pk).update(state=BuildState.SUCCEEDED, release=release, finished_at=timezone.now())
-
-
-def build_fail(*, build: Build, error: str) -> None:
-    """Records why a build failed; nothing that runs has changed. A build already ended keeps its outcome."""
-    Build.objects.filter(pk=build.pk, state=BuildState.BUILDING).update(
-        state=BuildState.FAILED, error=error, finished_at=timezone.now()
+    """Records that a build made `release`; database errors are retried with backoff, as for build_fail."""
+    succeeded = Build.objects.filter(pk=build.pk)
+    _retried(
+        lambda: succeeded.update(state=BuildState.SUCCEEDED, release=release, finished_at=timezone.now()),
+        what="record a successful build",
     )
+
+
+def build_fail(*, build: Build, error: str, slug_digests: Iterable[str] = ()) -> None:
+    """Records why a build failed, also as the last line of its log; nothing that runs has changed.
+
+    A build already ended keeps its outcome. Database errors are retried with backoff, so that a build is
+    never left `building`. The build's source blob, and the slugs it stored, are removed unless used elsewhere.
+    """
+    _builds_fail(Build.objects.filter(pk=build.pk), error=error, slug_digests=slug_digests)
 
 
 def build_fail_interrupted() -> int:
     """Fails the builds this control plane is stopping in the middle of, or an earlier one left (embedded mode)."""
-    return Build.objects.filter(state__in=(BuildState.PENDING, BuildState.BUILDING)).update(
-        state=BuildState.FAILED,
-        error="the platform stopped during this build; push again",
-        finished_at=timezone.now(),
-    )
+    return _builds_fail(Build.objects.all(), error="the platform stopped during this build; push again")
+
+
+def build_fail_stale() -> int:
+    """Fails the builds that should have ended by now, whose worker died or could not record the outcome.
+
+    A build is stale when it has waited to start, or been building, for longer than PAAS_BUILD_TIMEOUT plus a
+    margin (STALE_MARGIN_SECONDS). Returns how many builds it failed. The scheduler runs it on every pass.
+    """
+    seconds = settings.PAAS_BUILD_TIMEOUT + STALE_MARGIN_SECONDS
+    since = timezone.now() - timedelta(seconds=seconds)
+    stale = Q(state=BuildState.PENDING, created_at__lt=since) | Q(state=BuildState.BUILDING, started_at__lt=since)
+    error = f"this build did not finish within {seconds:.0f}s and was marked failed; push again"
+    return _builds_fail(Build.objects.filter(stale), error=error)
+
+
+def _builds_fail(builds: QuerySet, *, error: str, slug_digests: Iterable[str] = ()) -> int:
+    """Fails the unfinished builds among `builds`, retrying on database errors; releases their blobs."""
+    line = f" !     {error[:LOG_LINE_MAX]}\n"
+
+    def record() -> tuple[int, set[str]]:
+        with transaction.atomic():
+            failing = builds.select_for_update().filter(state__in=UNFINISHED_STATES)
+            sources = set(failing.values_list("source_digest", flat=True))
+            count = failing.update(
+                state=BuildState.FAILED, error=error, finished_at=timezone.now(), log=Concat("log", Value(line))
+            )
+        return count, sources
+
+    count, sources = _retried(record, what="record a failed build")
+    if count:
+        try:
+            blobs_release_unused(digests=sources | set(slug_digests))
+        except Exception as release_error:  # noqa: BLE001 - a blob left behind only takes disk space
+            log.warning("could not remove the blobs of failed builds: %s", release_error)
+    return count
+
+
+def _retried(write: Callable, *, what: str):
+    """Runs a database write, trying again with backoff while the database fails (locked, restarting, away)."""
+    for attempt in range(FAIL_TRIES - 1):
+        try:
+            return write()
+        except DatabaseError as error:
+            log.warning("could not %s (%s); trying again", what, error)
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # a lost connection is opened anew
+            time.sleep(FAIL_BACKOFF_SECONDS * 2**attempt)
+    return write()
+
+
+def blobs_release_unused(*, digests: Iterable[str]) -> None:
+    """Removes the blobs among `digests` that nothing needs any more.
+
+    A blob is needed while an artifact's slug, or the source of a build that has not failed, has its digest
+    (the same content pushed twice, or to two apps, is stored once).
+    """
+    digests = {digest for digest in digests if digest}
+    if not digests:
+        return
+    used = set(Artifact.objects.filter(slug_digest__in=digests).values_list("slug_digest", flat=True))
+    sources = Build.objects.filter(source_digest__in=digests).exclude(state=BuildState.FAILED)
+    used |= set(sources.values_list("source_digest", flat=True))
+    for digest in digests - used:
+        blob_delete(digest)
 
 
 def scratch_dir(prefix: str) -> Path:

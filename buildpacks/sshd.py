@@ -1,6 +1,6 @@
 """The git receiver: an SSH server that lets a key's owner push to (and fetch from) their apps.
 
-Only `git-receive-pack` and `git-upload-pack` run, on repositories of apps the key's user owns.
+Only `git-receive-pack` and `git-upload-pack` run, on repositories of apps the key's user owns or collaborates on.
 Each push gets a Unix socket through which its pre-receive hook hands over the pushed commit
 and reads the build log back.
 """
@@ -21,8 +21,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from apps.selectors import app_get, key_user, user_get
 from buildpacks.hook import ARCHIVE_NAME
 from buildpacks.push import in_thread, push_stream
-from buildpacks.services import repo_ensure, scratch_dir, scratch_remove
+from buildpacks.services import push_too_large_message, repo_ensure, scratch_dir, scratch_remove
 from paas.errors import Forbidden, InvalidInput, PaasError
+from paas.terminal import terminal_safe
 
 log = logging.getLogger("paas.git")
 
@@ -80,9 +81,9 @@ def _authorize(user_id: int, app_name: str):
 
 
 def _say(process: asyncssh.SSHServerProcess, text: str) -> None:
-    """Writes to the pusher's terminal, if the pusher is still there."""
+    """Writes to the pusher's terminal (terminal-safe), if the pusher is still there."""
     with contextlib.suppress(Exception):
-        process.stderr.write(text.encode())
+        process.stderr.write(terminal_safe(text).encode())
 
 
 async def handle_session(process: asyncssh.SSHServerProcess) -> None:
@@ -127,7 +128,12 @@ async def _run_git(process, service: str, repo: Path, user, app) -> int:
                 lambda reader, writer: _serve_hook(reader, writer, user, app, push_dir / ARCHIVE_NAME),
                 path=str(socket_path),
             )
-        env = {**os.environ, "PAAS_PUSH_SOCKET": str(socket_path), "PAAS_PUSH_DIR": str(push_dir)}
+        env = {
+            **os.environ,
+            "PAAS_PUSH_SOCKET": str(socket_path),
+            "PAAS_PUSH_DIR": str(push_dir),
+            "PAAS_SOURCE_MAX_BYTES": str(settings.PAAS_SOURCE_MAX_BYTES),
+        }
         git = await asyncio.create_subprocess_exec(
             "git",
             service.removeprefix("git-"),
@@ -137,24 +143,52 @@ async def _run_git(process, service: str, repo: Path, user, app) -> int:
             stderr=asyncio.subprocess.PIPE,
             env=env,
         )
-        return await _pump(process, git)
+        watch = _SizeRefusalWatch()
+        status = await _pump(process, git, watch)
+        if watch.refused():
+            _say(process, f"error: {push_too_large_message()}\n")
+        return status
     finally:
         if hook_server is not None:
             hook_server.close()
         await in_thread(scratch_remove)(push_dir)
 
 
-async def _pump(process, git) -> int:
+class _SizeRefusalWatch:
+    """Tells whether git refused a push for its size (receive.maxInputSize), from what went in and came out."""
+
+    REFUSAL = b"pack exceeds maximum allowed size"
+
+    def __init__(self):
+        self.received = 0
+        self.seen = False
+        self._tails: dict[int, bytes] = {}
+
+    def incoming(self, data: bytes) -> None:
+        self.received += len(data)
+
+    def outgoing(self, stream: int, data: bytes) -> None:
+        tail = self._tails.get(stream, b"") + data
+        self.seen = self.seen or self.REFUSAL in tail
+        self._tails[stream] = tail[-len(self.REFUSAL) :]
+
+    def refused(self) -> bool:
+        return self.seen and self.received > settings.PAAS_PUSH_MAX_BYTES
+
+
+async def _pump(process, git, watch: _SizeRefusalWatch) -> int:
     """Connects the SSH channel to the git process until git exits; kills git if the client goes away."""
 
     async def copy_in():
         while data := await process.stdin.read(65536):
+            watch.incoming(data)
             git.stdin.write(data)
             await git.stdin.drain()
         git.stdin.close()
 
     async def copy_out(source, target):
         while data := await source.read(65536):
+            watch.outgoing(id(source), data)
             target.write(data)
             await target.drain()
 
@@ -181,6 +215,9 @@ async def _serve_hook(reader, writer, user, app, archive: Path) -> None:
         async for message in messages:
             writer.write(json.dumps(message).encode() + b"\n")
             await writer.drain()
+    except PaasError as error:  # the push is refused (its size, ...): the pusher reads why
+        for message in ({"log": f" !     {terminal_safe(str(error))}\n"}, {"exit": 1}):
+            writer.write(json.dumps(message).encode() + b"\n")
     except ConnectionError:
         log.info("the pusher of %s went away; its build goes on", app.name)
     except asyncio.CancelledError:
@@ -196,12 +233,20 @@ async def _serve_hook(reader, writer, user, app, archive: Path) -> None:
 
 
 def host_key_path() -> Path:
-    """The server's SSH host key, made on first start and kept in DATA_DIR."""
+    """The server's SSH host key, made on first start and kept in DATA_DIR: private (0600) from its first byte.
+
+    The file is created exclusively: never through a symlink, nor over a key another process made meanwhile.
+    """
     path = Path(settings.DATA_DIR) / "ssh_host_ed25519_key"
-    if not path.exists():
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        path.write_bytes(key.export_private_key())
-        path.chmod(0o600)
+    if path.exists():
+        return path
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(fd, "wb") as key_file:
+        key_file.write(key.export_private_key())
     return path
 
 

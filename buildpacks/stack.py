@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from hosts.drivers.docker import APP_GID, APP_UID
 from paas.errors import PaasError
 
 SUITE = "bookworm"
@@ -24,6 +25,8 @@ REPOSITORY = "paas/stack"
 LAUNCHER = Path(__file__).parent / "scripts" / "launch"
 RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE_CHANGES = [f"ENV PATH={RUNTIME_PATH}", "ENV LANG=C.UTF-8", "ENV HOME=/app", "WORKDIR /app"]
+# The user apps and builds run as (hosts.drivers.docker.APP_USER), named so that tools that look it up find it.
+APP_ACCOUNT = ("paas", APP_UID, APP_GID)
 
 
 class StackError(PaasError):
@@ -33,7 +36,7 @@ class StackError(PaasError):
 def stack_tag() -> str:
     """The stack image's tag: the suite and a hash of everything that goes into the image."""
     recipe = hashlib.sha256()
-    recipe.update(" ".join((SUITE, *PACKAGES, *IMAGE_CHANGES)).encode())
+    recipe.update(" ".join((SUITE, *PACKAGES, *IMAGE_CHANGES, *map(str, APP_ACCOUNT))).encode())
     recipe.update(LAUNCHER.read_bytes())
     return f"{SUITE}-{recipe.hexdigest()[:12]}"
 
@@ -48,8 +51,9 @@ def stack_ensure(engine, on_output: Callable[[str], None]) -> str:
     reference = stack_image()
     if engine.image_id(reference):
         return reference
-    lock_path = Path(tempfile.gettempdir()) / f"paas-stack-{stack_tag()}.lock"
-    with open(lock_path, "w") as lock:
+    lock_dir = Path(settings.DATA_DIR) / "locks"  # private to the platform, unlike /tmp
+    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(lock_dir / f"stack-{stack_tag()}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not engine.image_id(reference):
             _stack_build(engine, on_output)
@@ -57,7 +61,8 @@ def stack_ensure(engine, on_output: Callable[[str], None]) -> str:
 
 
 def _run(command: list[str], on_output: Callable[[str], None]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+    # umask 022 whatever the platform's: the root file system's own modes let the app user (not root) use it
+    result = subprocess.run(command, capture_output=True, text=True, umask=0o022)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         on_output(tail + "\n")
@@ -85,16 +90,23 @@ def _stack_build(engine, on_output: Callable[[str], None]) -> None:
             ],
             on_output,
         )
-        _stack_finish_rootfs(rootfs)
+        _stack_finish_rootfs(rootfs, on_output)
         tarball = Path(scratch) / "rootfs.tar"
         _run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."], on_output)
         engine.image_import(tarball, REPOSITORY, stack_tag(), IMAGE_CHANGES)
         on_output("-----> Stack image ready\n")
 
 
-def _stack_finish_rootfs(rootfs: Path) -> None:
-    """Adds the launcher and /app, and drops package caches the image does not need."""
+def _stack_finish_rootfs(rootfs: Path, on_output: Callable[[str], None]) -> None:
+    """Adds the app user, the launcher and /app (the app user's), and drops package caches the image does not need."""
+    name, uid, gid = APP_ACCOUNT
+    _run(["groupadd", "--root", str(rootfs), "--gid", str(gid), name], on_output)
+    home = ["--home-dir", "/app", "--no-create-home", "--shell", "/bin/bash"]
+    _run(["useradd", "--root", str(rootfs), "--uid", str(uid), "--gid", str(gid), *home, name], on_output)
+    rootfs.chmod(0o755)
     (rootfs / "app").mkdir(exist_ok=True)
+    (rootfs / "app").chmod(0o755)
+    os.chown(rootfs / "app", uid, gid)
     launcher = rootfs / "usr" / "local" / "bin" / "paas-launch"
     shutil.copyfile(LAUNCHER, launcher)
     launcher.chmod(0o755)

@@ -1,17 +1,19 @@
 """Writes on formations: scale, restart, and every change that rolls out a release (deploy, config, rollback)."""
 
+from django.conf import settings
 from django.db import transaction
 
 from apps.models import App, EventAction
 from apps.services import event_record
 from formations.models import Formation
 from hosts.services import image_available
-from paas.errors import Conflict, InvalidInput
+from paas.errors import Conflict, InvalidInput, QuotaExceeded
 from paas.wakeups import wakeup
 from releases.models import Release
 from releases.selectors import release_get, release_latest
 from releases.services import config_validate_changes, config_validate_size, release_create
 
+# The most replicas of one process type a request may name; PAAS_QUOTA_REPLICAS bounds all of an app's together.
 MAX_REPLICAS = 100
 
 
@@ -30,6 +32,18 @@ def _validate_counts(formation: Formation, counts: dict) -> None:
         if process_type not in known:
             listed = ", ".join(sorted(known)) or "none yet: push code with a Procfile first"
             raise InvalidInput(f"no process type {process_type!r} in this app; its types are: {listed}")
+    _quota_check_replicas(formation, {**formation.counts, **counts})
+
+
+def _quota_check_replicas(formation: Formation, counts: dict) -> None:
+    """Refuses counts that add up, over all of an app's process types, to more than PAAS_QUOTA_REPLICAS."""
+    total, limit = sum(counts.values()), settings.PAAS_QUOTA_REPLICAS
+    if total > limit:
+        shown = " ".join(f"{ptype}={count}" for ptype, count in sorted(counts.items()) if count)
+        raise QuotaExceeded(
+            f"{shown} is {total} replicas of {formation.app.name}, over the limit of {limit} per app "
+            "(PAAS_QUOTA_REPLICAS); scale some process types down"
+        )
 
 
 def formation_scale(*, app: App, counts: dict, actor) -> Formation:

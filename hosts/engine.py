@@ -1,7 +1,8 @@
 """The Docker engine as the build pipeline uses it: import the stack, run build containers, commit images."""
 
+import codecs
 import contextlib
-import io
+import shlex
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
@@ -10,9 +11,11 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from hosts.drivers.docker import LABEL_INSTANCE, LABEL_JOB
+from hosts.drivers.docker import APP_GID, APP_UID, APP_USER, LABEL_INSTANCE, LABEL_JOB, Confinement, instance_network
 
 LABEL_BUILD = "paas.build"
+# What a build container's first step, as root, may do: give its handover paths to the app user, then become it.
+HANDOVER_CAPABILITIES = ["CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID"]
 
 
 class BuildContainer:
@@ -22,9 +25,10 @@ class BuildContainer:
         self.container = container
         self.timed_out = False
 
-    def put_archive(self, path: str, archive: bytes | Path) -> None:
-        data = archive.read_bytes() if isinstance(archive, Path) else archive
-        self.container.put_archive(path, data)
+    def put_archive(self, path: str, archive: Path) -> None:
+        """Unpacks the tar file `archive` at `path` inside the container, streamed from the file (never read whole)."""
+        with open(archive, "rb") as reader:
+            self.container.put_archive(path, reader)
 
     def run(self, on_output: Callable[[str], None], timeout: float) -> int:
         """Starts the container, passes its output on as it comes, and returns its exit status.
@@ -32,11 +36,13 @@ class BuildContainer:
         A container still running after `timeout` seconds is killed, and `timed_out` is set.
         """
         watchdog = threading.Timer(timeout, self._kill)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two chunks
         self.container.start()
         watchdog.start()
         try:
             for chunk in self.container.logs(stream=True, follow=True):
-                on_output(chunk.decode("utf-8", errors="replace"))
+                on_output(decoder.decode(chunk))
+            on_output(decoder.decode(b"", final=True))
             return self.container.wait()["StatusCode"]
         finally:
             watchdog.cancel()
@@ -46,12 +52,26 @@ class BuildContainer:
         with contextlib.suppress(APIError):
             self.container.kill()
 
-    def get_archive(self, path: str, target: Path) -> None:
-        """Writes a tar of `path` inside the container to `target`."""
+    def get_archive(self, path: str, target: Path, *, max_bytes: int) -> bool:
+        """Writes a tar of `path` inside the container to `target`, streamed; True once it is all there.
+
+        A tar larger than `max_bytes` is abandoned as soon as it passes the limit: `target` is removed, and the
+        answer is False.
+        """
         stream, _ = self.container.get_archive(path)
-        with open(target, "wb") as writer:
-            for chunk in stream:
-                writer.write(chunk)
+        size = 0
+        try:
+            with open(target, "wb") as writer:
+                for chunk in stream:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        break
+                    writer.write(chunk)
+        finally:
+            stream.close()
+            if size > max_bytes:
+                target.unlink(missing_ok=True)
+        return size <= max_bytes
 
     def commit(self, repository: str, tag: str, conf: dict) -> str:
         """Saves the container's file system as an image; returns the image id."""
@@ -61,9 +81,10 @@ class BuildContainer:
 class DockerBuildEngine:
     """The Docker operations of a build: stack image import, build containers, runtime images."""
 
-    def __init__(self, docker_url: str, instance: str):
+    def __init__(self, docker_url: str, instance: str, confinement: Confinement | None = None):
         self.client = docker.DockerClient(base_url=docker_url, timeout=600)
         self.instance = instance
+        self.confinement = confinement or Confinement.for_builds()
 
     def image_id(self, reference: str) -> str | None:
         """The id of a local image, or None when the engine does not have it."""
@@ -95,9 +116,19 @@ class DockerBuildEngine:
 
     @contextlib.contextmanager
     def container(
-        self, image: str, *, command: list[str], env: dict, binds: dict, build_id: int
+        self, image: str, *, command: list[str], env: dict, binds: dict, build_id: int, handover: tuple[str, ...] = ()
     ) -> Iterator[BuildContainer]:
-        """A created (not yet started) build container, removed on exit."""
+        """A created (not yet started) build container, removed on exit.
+
+        It is confined as jobs are (the app user, no capabilities, limits) on this platform's network. Paths in
+        `handover`, which hold files put in as root, are first given to the app user: the container then starts
+        as root with only the capabilities to change their owner and to switch users, and `command` runs as the
+        app user with none.
+        """
+        options = self.confinement.options(self.client)
+        if handover:
+            options.update(user="0:0", cap_add=HANDOVER_CAPABILITIES)
+            command = _handed_over(command, handover)
         container = self.client.containers.create(
             image,
             command=command,
@@ -105,6 +136,8 @@ class DockerBuildEngine:
             volumes=binds,
             labels={LABEL_BUILD: str(build_id), LABEL_INSTANCE: self.instance},
             working_dir="/app",
+            network=instance_network(self.client, self.instance),
+            **options,
         )
         try:
             yield BuildContainer(container)
@@ -113,20 +146,37 @@ class DockerBuildEngine:
                 container.remove(force=True)
 
 
-def tar_of_directory(source: Path, prefix: str, *, executable: bool = False) -> bytes:
-    """A tar of the files under `source`, placed under `prefix`, owned by root (files 0755 if executable)."""
+def _handed_over(command: list[str], paths: tuple[str, ...]) -> list[str]:
+    """`command`, run as the app user once `paths` are the app user's (links are changed, never followed).
+
+    setpriv leaves the app user no capabilities; no-new-privileges keeps it from gaining any back.
+    """
+    script = (
+        f"chown -R -h {APP_USER} {shlex.join(paths)} && "
+        f'exec setpriv --reuid={APP_UID} --regid={APP_GID} --clear-groups -- "$@"'
+    )
+    return ["/bin/sh", "-c", script, "handover", *command]
+
+
+def tar_of_directory(source: Path, prefix: str, target: Path, *, executable: bool = False) -> Path:
+    """Writes a tar of the files under `source` to the file `target`, and returns `target`.
+
+    The files go under `prefix`, owned by root and readable by all, whatever this process's umask: directories
+    0755, files 0644 (0755 if `executable`).
+    """
 
     def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
-        if executable and info.isfile():
+        if info.isdir() or (executable and info.isfile()):
             info.mode = 0o755
+        elif info.isfile():
+            info.mode = 0o644
         return info
 
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
+    with tarfile.open(target, mode="w") as tar:
         tar.add(source, arcname=prefix, filter=owned_by_root)
-    return buffer.getvalue()
+    return target
 
 
 class MemoryBuildEngine:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from django.utils.timezone import now
+
+from apps.selectors import token_find
+from apps.services import token_create
+
+ADMIN_TOKEN_NAME = "admin.token"
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -18,7 +23,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def admin_bootstrap() -> tuple[Path, Path]:
-    """Creates `admin` on first start; keeps its API token and console password in DATA_DIR (0600).
+    """Creates `admin` on first start; keeps its API token (the raw key) and console password in DATA_DIR (0600).
 
     The password is made once, at random; a password changed later (manage.py changepassword, the
     console) is kept, and the file is then left as it was. Returns the token's and the password's paths.
@@ -32,8 +37,16 @@ def admin_bootstrap() -> tuple[Path, Path]:
         user.set_password(password)
         user.save()
         _write_private(password_path, password)
-    token, _ = Token.objects.get_or_create(user=user)
     token_path = Path(settings.DATA_DIR) / "admin.token"
-    if not token_path.exists() or token_path.read_text().strip() != token.key:
-        _write_private(token_path, token.key)
+    if not _token_works(token_path, user):
+        _, key = token_create(user=user, name=ADMIN_TOKEN_NAME, actor=None)
+        _write_private(token_path, key)
     return token_path, password_path
+
+
+def _token_works(token_path: Path, user) -> bool:
+    """Whether the file holds a token of `user` that is neither revoked nor expired (only its hash is stored, so
+    the file is the only copy of the key: a missing or revoked one is replaced by a new token)."""
+    key = token_path.read_text().strip() if token_path.exists() else ""
+    token = token_find(key=key) if key else None
+    return token is not None and token.user_id == user.pk and (token.expires_at is None or token.expires_at > now())

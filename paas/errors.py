@@ -32,6 +32,12 @@ class ImmutableError(Conflict):
     """An attempt to change an object that never changes once saved (a release, an artifact)."""
 
 
+class QuotaExceeded(Conflict):
+    """A per-user or per-app limit (a PAAS_QUOTA_* setting) is reached; the message names the limit and setting.
+
+    A 409: the same request succeeds once the user has less (an app destroyed, a build finished)."""
+
+
 # Most specific first: the first class an error is an instance of gives its HTTP status.
 _HTTP_STATUS = (
     (NotFound, status.HTTP_404_NOT_FOUND),

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import socket
 import threading
@@ -105,9 +106,20 @@ def _banner(token_path, password_path) -> str:
         f"  web console:  {api}/admin/   (user admin, password in {password_path})\n"
         f"  git over SSH: ssh://git@localhost:{settings.PAAS_SSH_PORT}/APP.git\n"
         f"  apps:         http://APP.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/\n"
+        f"{_exposure_warning()}"
         "Log in from another terminal with:\n"
-        f'  paas login {api} --token "$(cat {token_path})"\n'
+        f"  paas login {api} < {shlex.quote(str(token_path))}\n"
         "Press Ctrl-C to stop the control plane; deployed apps keep serving.\n"
+    )
+
+
+def _exposure_warning() -> str:
+    """A warning when PAAS_BIND puts the API (plain HTTP) and the git server on more than this machine's loopback."""
+    if settings.PAAS_BIND in ("127.0.0.1", "::1", "localhost"):
+        return ""
+    return (
+        f"  WARNING: PAAS_BIND={settings.PAAS_BIND}: the API and console (plain HTTP: tokens and passwords in the\n"
+        "  clear) and the git server listen beyond this machine; put TLS in front of them, or bind 127.0.0.1.\n"
     )
 
 
@@ -133,6 +145,13 @@ def _abandon_builds() -> None:
         build_engine().build_containers_remove()
 
 
+def _router_hint(error) -> str:
+    hint = "(PAAS_ROUTER_PORT chooses the router's port, PAAS_ROUTER_ADMIN the Unix socket of its admin API.)"
+    if "address already in use" in str(error):  # perhaps the router of an earlier paas, whose admin API was TCP
+        hint += "\nA router started by an earlier paas stops with: curl -X POST http://localhost:2019/stop"
+    return hint
+
+
 def _prepare():
     """Migrates the database and registers everything the loops need; returns the admin's token and password paths."""
     from django.core.management import call_command
@@ -149,9 +168,7 @@ def _prepare():
     try:
         log.info("router %s", router_start())
     except RouterError as error:
-        raise SystemExit(
-            f"paas: {error}\n(PAAS_ROUTER_PORT and PAAS_ROUTER_ADMIN choose the router's ports.)"
-        ) from error
+        raise SystemExit(f"paas: {error}\n{_router_hint(error)}") from error
     return paths
 
 
@@ -160,7 +177,7 @@ def run() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paas.settings")
     from paas.datadir import data_dir_prepare
 
-    data_dir_prepare()
+    data_dir_prepare()  # first of all: umask 077, so that everything this process and its children write is private
     django.setup()
     from scheduler.loop import SchedulerLoop
 

@@ -8,10 +8,9 @@ from django.db import transaction
 
 from apps.models import App, EventAction
 from apps.services import event_record
-from artifacts.blobstore import blob_delete
 from artifacts.models import Artifact
 from buildpacks.models import Build
-from buildpacks.services import cache_volume_name, repo_path
+from buildpacks.services import blobs_release_unused, cache_volume_name, repo_path
 from formations.models import Formation
 from hosts.engine import build_engine
 from hosts.services import images_remove, job_containers_remove
@@ -82,7 +81,4 @@ def _remove_remains(remains: AppRemains) -> None:
         build_engine().volume_remove(cache_volume_name(remains.name))
     except Exception as error:  # noqa: BLE001 - a cache left behind is harmless to a new app only if removed
         log.warning("could not remove the build cache of %s: %s", remains.name, error)
-    still_used = set(Artifact.objects.filter(slug_digest__in=remains.blobs).values_list("slug_digest", flat=True))
-    still_used |= set(Build.objects.filter(source_digest__in=remains.blobs).values_list("source_digest", flat=True))
-    for digest in remains.blobs - still_used:
-        blob_delete(digest)
+    blobs_release_unused(digests=remains.blobs)  # those another app still uses stay

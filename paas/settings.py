@@ -38,11 +38,23 @@ def _database(url: str | None, data_dir: Path) -> dict:
     raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported; use sqlite:// or postgres://")
 
 
+def _allowed_hosts(bind: str, extra: str) -> list[str]:
+    """Loopback's names, PAAS_BIND's address unless it is every address, and the names in PAAS_ALLOWED_HOSTS."""
+    names = ["localhost", "127.0.0.1", "[::1]"]
+    if bind not in ("", "0.0.0.0", "::"):
+        names.append(f"[{bind}]" if ":" in bind else bind)
+    names += [name.strip() for name in extra.split(",") if name.strip()]
+    return list(dict.fromkeys(names))
+
+
 # Both are made by `paas up` and manage.py (paas.datadir.data_dir_prepare) before Django starts:
 # importing the settings writes no files.
 SECRET_KEY = os.environ.get("PAAS_SECRET_KEY") or kept_secret("secret.key")
 DEBUG = os.environ.get("PAAS_DEBUG") == "1"
-ALLOWED_HOSTS = ["*"]
+# The host names the API and console answer to (a request naming another is refused with 400): this machine's
+# loopback names, the address in PAAS_BIND when it is one, and PAAS_ALLOWED_HOSTS (comma-separated names such as
+# paas.example.com, under which other machines reach the API).
+ALLOWED_HOSTS = _allowed_hosts(os.environ.get("PAAS_BIND", "127.0.0.1"), os.environ.get("PAAS_ALLOWED_HOSTS", ""))
 
 INSTALLED_APPS = [
     "paas.admin_site.PaasAdminConfig",  # django.contrib.admin, as the paas console
@@ -52,7 +64,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps",
@@ -98,7 +109,7 @@ STATIC_URL = "static/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "paas.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -142,13 +153,15 @@ LOGGING = {
 
 # The platform's own settings.
 PAAS_DOMAIN = os.environ.get("PAAS_DOMAIN", "localhost")
-PAAS_BIND = os.environ.get("PAAS_BIND", "0.0.0.0")
+# The API, the console and the git server listen on this address only; 0.0.0.0 exposes them to the network.
+PAAS_BIND = os.environ.get("PAAS_BIND", "127.0.0.1")
 PAAS_API_PORT = int(os.environ.get("PAAS_API_PORT", "8000"))
 PAAS_SSH_PORT = int(os.environ.get("PAAS_SSH_PORT", "2222"))
 PAAS_ROUTER_PORT = int(os.environ.get("PAAS_ROUTER_PORT", "8080"))
 # "caddy" drives a real Caddy; "memory" keeps the route table in memory, for unit tests only.
 PAAS_ROUTER = os.environ.get("PAAS_ROUTER", "caddy")
-PAAS_ROUTER_ADMIN = os.environ.get("PAAS_ROUTER_ADMIN", "localhost:2019")
+# The Unix socket of Caddy's admin API; its directory is the router's own (its working directory and state).
+PAAS_ROUTER_ADMIN = os.environ.get("PAAS_ROUTER_ADMIN") or str(DATA_DIR / "router" / "admin.sock")
 # Labels this platform's containers, so that two platforms on one Docker engine never adopt each other's.
 PAAS_INSTANCE = os.environ.get("PAAS_INSTANCE") or kept_secret("instance.id")
 PAAS_HOST_DRIVER = os.environ.get("PAAS_HOST_DRIVER", "docker")
@@ -160,7 +173,42 @@ PAAS_SCHEDULER_INTERVAL = float(os.environ.get("PAAS_SCHEDULER_INTERVAL", "2"))
 PAAS_STOP_GRACE = float(os.environ.get("PAAS_STOP_GRACE", "10"))
 PAAS_BUILD_TIMEOUT = float(os.environ.get("PAAS_BUILD_TIMEOUT", "900"))
 PAAS_DEPLOY_TIMEOUT = float(os.environ.get("PAAS_DEPLOY_TIMEOUT", "120"))
+# Quotas, refused with 409 and a message naming the setting: apps each user owns and SSH keys each user has (staff
+# are exempt from both), process types in one release, replicas of one app (all its process types together), and
+# builds pending or running at once per user.
+PAAS_QUOTA_APPS = int(os.environ.get("PAAS_QUOTA_APPS", "50"))
+PAAS_QUOTA_KEYS = int(os.environ.get("PAAS_QUOTA_KEYS", "20"))
+PAAS_QUOTA_PROCESS_TYPES = int(os.environ.get("PAAS_QUOTA_PROCESS_TYPES", "20"))
+PAAS_QUOTA_REPLICAS = int(os.environ.get("PAAS_QUOTA_REPLICAS", "50"))
+PAAS_QUOTA_BUILDS = int(os.environ.get("PAAS_QUOTA_BUILDS", "3"))
 _DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PAAS_BUILD_CA_BUNDLE = os.environ.get(
     "PAAS_BUILD_CA_BUNDLE", _DEFAULT_CA_BUNDLE if os.path.exists(_DEFAULT_CA_BUNDLE) else ""
 )
+# The system user Caddy runs as (made when missing); it may bind ports below 1024 and do nothing else as root.
+PAAS_ROUTER_USER = os.environ.get("PAAS_ROUTER_USER", "paas-router")
+# Limits of each job container and each build container (memory in Docker's units: 512m, 2g; CPUs may be
+# fractional, and are capped at what the host has); PAAS_PIDS_LIMIT caps the processes of either.
+PAAS_JOB_MEMORY = os.environ.get("PAAS_JOB_MEMORY", "512m")
+PAAS_JOB_CPUS = float(os.environ.get("PAAS_JOB_CPUS", "1"))
+PAAS_BUILD_MEMORY = os.environ.get("PAAS_BUILD_MEMORY", "2g")
+PAAS_BUILD_CPUS = float(os.environ.get("PAAS_BUILD_CPUS", "2"))
+PAAS_PIDS_LIMIT = int(os.environ.get("PAAS_PIDS_LIMIT", "512"))
+
+
+def _byte_size(name: str, default: str) -> int:
+    """A size setting in bytes: digits, optionally with k, m or g (powers of 1024), as git writes sizes."""
+    text = (os.environ.get(name) or default).strip().lower()
+    factor = 1024 ** (" kmg".index(text[-1]) if text and text[-1] in "kmg" else 0)
+    digits = text[:-1] if factor > 1 else text
+    if not digits.isdigit() or int(digits) == 0:
+        raise ValueError(f"{name}={text!r} is not a size such as 1048576, 512k, 256m or 1g")
+    return int(digits) * factor
+
+
+# Limits on what one push may bring: the pack git receives (receive.maxInputSize), the pushed tree unpacked,
+# the slug a build makes, and the build log kept in the database (past it, the log is truncated with a note).
+PAAS_PUSH_MAX_BYTES = _byte_size("PAAS_PUSH_MAX_BYTES", "256m")
+PAAS_SOURCE_MAX_BYTES = _byte_size("PAAS_SOURCE_MAX_BYTES", "512m")
+PAAS_SLUG_MAX_BYTES = _byte_size("PAAS_SLUG_MAX_BYTES", "1g")
+PAAS_BUILD_LOG_MAX_BYTES = _byte_size("PAAS_BUILD_LOG_MAX_BYTES", "1m")

@@ -2,12 +2,13 @@
 
 import re
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
 from apps.models import App, EventAction
 from apps.services import event_record
-from paas.errors import InvalidInput
+from paas.errors import InvalidInput, QuotaExceeded
 from releases.models import Release
 
 PROCESS_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,29}$")
@@ -17,6 +18,12 @@ RESERVED_PREFIX = "PAAS_"
 
 
 def _validate_processes(processes: dict) -> None:
+    limit = settings.PAAS_QUOTA_PROCESS_TYPES
+    if len(processes) > limit:
+        raise QuotaExceeded(
+            f"{len(processes)} process types, over the limit of {limit} in one release (PAAS_QUOTA_PROCESS_TYPES); "
+            "declare fewer in the Procfile"
+        )
     for process_type, command in processes.items():
         if not PROCESS_TYPE_PATTERN.match(process_type):
             raise InvalidInput(f"invalid process type {process_type!r}: use lowercase letters, digits, '-' and '_'")

@@ -4,16 +4,24 @@ Each pass computes every app's route from the database (the app's healthy web jo
 are up), reads the configuration Caddy holds, and loads the new one when they differ; a Caddy that
 stopped answering is started again. Caddy runs as its own process, so apps keep serving while the
 control plane is stopped.
+
+Caddy runs as its own unprivileged user (PAAS_ROUTER_USER), which may bind ports below 1024 only when the
+router port is one, and its admin API listens only on a Unix socket (PAAS_ROUTER_ADMIN), 0600 in a directory
+that is the router user's own: no other local user can reconfigure it. Caddy runs in that directory and names
+its socket and state relative to it, so it needs no access to the private DATA_DIR above it.
 """
 
+import contextlib
+import http.client
 import json
 import logging
 import os
+import pwd
 import shutil
+import socket
+import stat
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -27,10 +35,14 @@ from scheduler.models import Job, JobState
 log = logging.getLogger("paas.router")
 
 memory_router: dict = {"config": None}
+SOCKET_PATH_MAX = 107  # bytes: a Unix socket address holds 108, with the closing NUL
 
 
 class RouterError(Exception):
-    """The router would not take a configuration; the message is the router's own reason."""
+    """The router could not start, or would not take a configuration; the message says why (in Caddy's words)."""
+
+
+ADMIN_ERRORS = (OSError, http.client.HTTPException, RouterError)  # the admin API did not answer, or refused
 
 
 def _routed_jobs() -> dict[str, list[Job]]:
@@ -74,13 +86,62 @@ def router_config(routes: dict[str, list[str]]) -> dict:
         "automatic_https": {"disable": True},
     }
     return {
-        "admin": {"listen": settings.PAAS_ROUTER_ADMIN},
+        # Relative to Caddy's working directory, which is the socket's: Caddy needs no path through DATA_DIR.
+        "admin": {"listen": f"unix/{_admin_path().name}", "config": {"persist": False}},
         "apps": {"http": {"servers": {"paas": server}}},
     }
 
 
-def _admin_url(path: str) -> str:
-    return f"http://{settings.PAAS_ROUTER_ADMIN}{path}"
+def _admin_path() -> Path:
+    return Path(settings.PAAS_ROUTER_ADMIN.removeprefix("unix/"))  # Caddy's own spelling, unix//path, works too
+
+
+def admin_socket() -> Path:
+    """The Unix socket of Caddy's admin API: PAAS_ROUTER_ADMIN, which must be an absolute path."""
+    path = _admin_path()
+    if not path.is_absolute():
+        raise RouterError(
+            f"PAAS_ROUTER_ADMIN must be the absolute path of a Unix socket (Caddy's admin API listens on no TCP "
+            f"port), not {settings.PAAS_ROUTER_ADMIN!r}"
+        )
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+        raise RouterError(f"PAAS_ROUTER_ADMIN is longer than a Unix socket path may be ({SOCKET_PATH_MAX} bytes)")
+    return path
+
+
+class _AdminConnection(http.client.HTTPConnection):
+    """HTTP to Caddy's admin API over its Unix socket."""
+
+    def __init__(self, socket_path: Path, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(os.fspath(self.socket_path))
+
+
+def router_admin(
+    method: str, path: str, *, body: dict | None = None, socket_path: Path | None = None, timeout: float = 10
+) -> tuple[int, bytes]:
+    """One request to Caddy's admin API (on PAAS_ROUTER_ADMIN unless `socket_path`); returns the status and body.
+
+    Raises OSError or http.client.HTTPException when nothing answers there.
+    """
+    connection = _AdminConnection(socket_path or admin_socket(), timeout)
+    data = None if body is None else json.dumps(body).encode()
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", "")  # the Host Caddy 2.6 expects on a Unix socket
+        if data is not None:
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", str(len(data)))
+        connection.endheaders(data)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def router_load(config: dict) -> None:
@@ -88,18 +149,10 @@ def router_load(config: dict) -> None:
     if settings.PAAS_ROUTER == "memory":
         memory_router["config"] = config
         return
-    request = urllib.request.Request(
-        _admin_url("/load"),
-        data=json.dumps(config).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace").strip()
-        raise RouterError(f"caddy refused the routes: {detail or error}") from error
+    status, answer = router_admin("POST", "/load", body=config)
+    if status != 200:
+        detail = answer.decode(errors="replace").strip()
+        raise RouterError(f"caddy refused the routes: {detail or f'status {status}'}")
 
 
 def router_current() -> dict | None:
@@ -107,9 +160,9 @@ def router_current() -> dict | None:
     if settings.PAAS_ROUTER == "memory":
         return memory_router["config"]
     try:
-        with urllib.request.urlopen(_admin_url("/config/"), timeout=5) as response:
-            return json.loads(response.read() or b"null")
-    except (urllib.error.URLError, OSError, ValueError):
+        status, answer = router_admin("GET", "/config/", timeout=5)
+        return json.loads(answer or b"null") if status == 200 else None
+    except (*ADMIN_ERRORS, ValueError):
         return None
 
 
@@ -123,7 +176,7 @@ def router_sync() -> None:
             if current is None and settings.PAAS_ROUTER != "memory":
                 log.warning("router: %s", router_start())  # adopts it again if it only missed one call
             router_load(config)
-        except (urllib.error.URLError, OSError, RouterError) as error:
+        except ADMIN_ERRORS as error:
             log.warning("router did not take the new routes (%s); retrying on the next pass", error)
             return
     routed = [job.pk for app_jobs in jobs.values() for job in app_jobs]
@@ -133,41 +186,126 @@ def router_sync() -> None:
 
 
 def router_answers() -> bool:
-    """Whether a Caddy admin API answers at PAAS_ROUTER_ADMIN."""
+    """Whether a Caddy admin API answers on PAAS_ROUTER_ADMIN."""
     try:
-        with urllib.request.urlopen(_admin_url("/config/"), timeout=2):
-            return True
-    except (urllib.error.URLError, OSError):
+        return router_admin("GET", "/config/", timeout=2)[0] == 200
+    except ADMIN_ERRORS:
         return False
 
 
 def router_start() -> str:
-    """Adopts the Caddy answering at PAAS_ROUTER_ADMIN, or starts one that outlives this process."""
+    """Adopts the Caddy answering on PAAS_ROUTER_ADMIN, or starts one that outlives this process, as the router user."""
     if router_answers():
         return "adopted"
     executable = shutil.which("caddy")
     if executable is None:
         raise RouterError("caddy is not installed; run `make up`, which installs it")
-    state_dir = Path(settings.DATA_DIR) / "caddy"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    config_path = state_dir / "initial.json"
-    config_path.write_text(json.dumps(router_config({})))
-    env = {**os.environ, "XDG_DATA_HOME": str(state_dir / "data"), "XDG_CONFIG_HOME": str(state_dir / "config")}
-    with open(state_dir / "caddy.log", "ab") as caddy_log:
-        caddy = subprocess.Popen(
-            [executable, "run", "--config", str(config_path)],
-            stdout=caddy_log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
+    admin = admin_socket()
+    user = _router_user()
+    log_path = Path(settings.DATA_DIR) / "router.log"
+    caddy = _caddy_spawn(router_command(executable, user), admin, user, log_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and caddy.poll() is None:
         if router_answers():
+            _socket_protect(admin)
             return "started"
         time.sleep(0.2)
-    raise RouterError(f"caddy did not start: {_last_error(state_dir / 'caddy.log')}")
+    raise RouterError(f"caddy did not start: {_last_error(log_path)}")
+
+
+def router_command(executable: str, user: pwd.struct_passwd | None) -> list[str]:
+    """How Caddy is run: as `user`, with no capability but binding ports below 1024, and that only when the router
+    port is one, and no way to gain any. With no `user` (the platform is not root), as the platform's own user."""
+    caddy = [executable, "run", "--config", "-"]  # the first configuration comes on stdin
+    if user is None:
+        return caddy
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise RouterError("setpriv is not installed; it is in util-linux (apt-get install util-linux)")
+    low_port = settings.PAAS_ROUTER_PORT < 1024
+    capabilities = (
+        ["--bounding-set=-all,+net_bind_service", "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service"]
+        if low_port
+        else ["--bounding-set=-all"]
+    )
+    identity = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--no-new-privs"]
+    return [setpriv, *identity, *capabilities, "--", *caddy]
+
+
+def _router_user() -> pwd.struct_passwd | None:
+    """The system user Caddy runs as (PAAS_ROUTER_USER), made when missing; None when the platform is not root."""
+    if os.geteuid() != 0:
+        return None
+    name = settings.PAAS_ROUTER_USER
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        made = subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
+            + ["--shell", "/usr/sbin/nologin", name],
+            capture_output=True,
+            text=True,
+        )
+        try:
+            user = pwd.getpwnam(name)
+        except KeyError:
+            raise RouterError(f"cannot make the router's user {name}: {made.stderr.strip()}") from None
+    if user.pw_uid == 0:
+        raise RouterError(f"PAAS_ROUTER_USER {name} is root; the router must run as an unprivileged user")
+    return user
+
+
+def _router_home(directory: Path, user: pwd.struct_passwd | None) -> None:
+    """Makes the socket's directory the router's own (Caddy's working directory and state): 0700, its user's.
+
+    One that exists must be the router's already, or empty: it is never taken from anyone else.
+    """
+    uid, gid = (user.pw_uid, user.pw_gid) if user else (os.geteuid(), os.getegid())
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        status = directory.lstat()
+        if not stat.S_ISDIR(status.st_mode) or (status.st_uid != uid and any(directory.iterdir())):
+            raise RouterError(
+                f"{directory} is not the router's own directory; give PAAS_ROUTER_ADMIN a directory of its own"
+            ) from None
+    os.chown(directory, uid, gid, follow_symlinks=False)
+    os.chmod(directory, 0o700)
+
+
+def _caddy_spawn(command: list[str], admin: Path, user: pwd.struct_passwd | None, log_path: Path) -> subprocess.Popen:
+    """Starts Caddy in the socket's directory, with its first configuration on stdin and an environment that holds
+    none of the platform's secrets. Its own state goes under that directory, named relative to it."""
+    home = admin.parent
+    try:
+        _router_home(home, user)
+        admin.unlink(missing_ok=True)  # left by a Caddy that died: nothing answers on it
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise RouterError(f"cannot prepare the router's directory {home}: {error}") from error
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": ".", "XDG_DATA_HOME": "data", "XDG_CONFIG_HOME": "config"}
+    with os.fdopen(log_fd, "ab") as caddy_log:
+        caddy = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=caddy_log,
+            stderr=subprocess.STDOUT,
+            cwd=home,
+            env=env,
+            umask=0o077,
+            start_new_session=True,
+        )
+    with contextlib.suppress(BrokenPipeError), caddy.stdin:
+        caddy.stdin.write(json.dumps(router_config({})).encode())
+    return caddy
+
+
+def _socket_protect(admin: Path) -> None:
+    """Leaves the admin socket 0600: only its owner, the router user, and root may connect (links are refused)."""
+    try:
+        os.chmod(admin, 0o600, follow_symlinks=False)
+    except (OSError, NotImplementedError) as error:
+        raise RouterError(f"cannot make the router's admin socket {admin} private: {error}") from error
 
 
 def _last_error(log_path: Path) -> str:

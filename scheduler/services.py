@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from buildpacks.services import build_fail_stale
 from formations.models import Formation
 from formations.services import formation_roll_back
 from hosts.drivers import JobContainer, JobSpec, host_driver
@@ -54,6 +55,7 @@ def reconcile() -> None:
         router_sync()
         _drain_stopping(live)
         _forgive_stable_jobs()
+        _fail_stale_builds()
 
 
 @contextlib.contextmanager
@@ -281,6 +283,17 @@ def _forgive_stable_jobs() -> None:
     stable_since = timezone.now() - STABLE_AFTER
     stable = Job.objects.filter(state=JobState.UP, crash_streak__gt=0, started_at__lt=stable_since)
     stable.update(crash_streak=0, updated_at=timezone.now())
+
+
+def _fail_stale_builds() -> None:
+    """Builds past their time (their worker died, or could not record the outcome) fail, so the app builds again."""
+    try:
+        failed = build_fail_stale()
+    except Exception as error:  # noqa: BLE001 - the next pass tries again
+        log.warning("could not fail stale builds: %s", error)
+        return
+    if failed:
+        log.warning("failed %d stale build(s)", failed)
 
 
 def _drain_stopping(live: dict[int, LiveHost]) -> None:

@@ -3,7 +3,8 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from apps.services import app_create
+from apps.models import Event, EventAction
+from apps.services import app_create, token_create
 from artifacts.services import artifact_create
 from formations.services import formation_deploy
 from releases.services import release_create
@@ -14,6 +15,16 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = get_user_model()
 
     username = factory.Sequence(lambda n: f"user{n}")
+
+
+def token_for(user, name: str = "test", expires_in=None) -> str:
+    """A new API token of `user`, made by the token service: its raw key, for `Authorization: Token KEY`."""
+    token, key = token_create(user=user, name=name, expires_in=expires_in, actor=None)
+    # Set-up, not a change the test makes: its audit row would show among the events that tests count.
+    Event.objects.filter(
+        action=EventAction.TOKEN_CREATE, detail__startswith=f"created token {token.key_prefix} "
+    ).delete()
+    return key
 
 
 def make_app(name: str = "myapp", owner=None):

@@ -1,5 +1,10 @@
 """Commands on the user and the CLI itself: login, keys, whoami, version, shell completion."""
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -13,13 +18,21 @@ from paas.cli.output import echo_json, echo_listing
 
 @click.command()
 @click.argument("url")
-@click.option("--token", required=True, help="Your API token (the admin's is in DATA_DIR/admin.token).")
-def login(url, token):
-    """Log in to the platform at URL."""
+def login(url):
+    """Log in to the platform at URL with an API token: typed at the prompt, or on standard input
+    (`paas login URL < var/admin.token`). Never on the command line, where shell history and process lists keep it."""
+    token = _token_read()
     client = ApiClient(url, token)
     info = client.get("/")
     config_save({**config_load(), "url": client.url, "token": token})
     click.echo(f"Logged in to {client.url} as {info['user']}.")
+
+
+def _token_read() -> str:
+    token = click.prompt("API token", hide_input=True) if sys.stdin.isatty() else sys.stdin.readline()
+    if not token.strip():
+        raise CliError("no API token given; type it at the prompt, or send it on standard input: paas login URL < FILE")
+    return token.strip()
 
 
 @click.command()
@@ -84,13 +97,53 @@ def _default_public_key() -> Path:
     raise CliError("no public key given and none found in ~/.ssh; create one with: ssh-keygen -t ed25519")
 
 
+def _private_key_of(public_key: Path) -> Path:
+    """The private key beside a public key file (its path without .pub); the .pub itself when ssh-agent holds it."""
+    private = public_key.with_suffix("") if public_key.suffix == ".pub" else None
+    if private is not None and private.exists():
+        return private
+    if os.environ.get("SSH_AUTH_SOCK"):
+        return public_key  # ssh-keygen then asks the agent to sign
+    raise CliError(
+        f"no private key found beside {public_key}; pass it with --private-key PATH "
+        "(it signs a challenge from the platform, to prove that the key is yours)"
+    )
+
+
+def _ssh_sign(private_key: Path, text: str, namespace: str) -> str:
+    """`text` signed with ssh-keygen -Y sign (which may ask for the key's passphrase on the terminal): armored."""
+    if shutil.which("ssh-keygen") is None:
+        raise CliError("ssh-keygen is needed to prove that the key is yours; install OpenSSH's client")
+    with tempfile.TemporaryDirectory(prefix="paas-key-") as scratch:
+        message = Path(scratch) / "challenge"
+        message.write_text(text)
+        command = ["ssh-keygen", "-Y", "sign", "-n", namespace, "-f", str(private_key), str(message)]
+        result = subprocess.run(command, capture_output=True, text=True)  # a passphrase prompt uses the terminal
+        if result.returncode != 0:
+            raise CliError(f"ssh-keygen could not sign with {private_key}: {result.stderr.strip()}")
+        return message.with_name("challenge.sig").read_text()
+
+
 @keys.command("add")
 @click.argument("pubkey_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--private-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The key's private key file, which signs the proof (default: PUBKEY_FILE without .pub).",
+)
 @pass_client
-def keys_add(client, pubkey_file):
-    """Add an SSH public key (default: ~/.ssh/id_ed25519.pub) for git push."""
+def keys_add(client, pubkey_file, private_key):
+    """Add an SSH public key (default: ~/.ssh/id_ed25519.pub) for git push.
+
+    The platform asks for proof that the key is yours: ssh-keygen signs a challenge from it with the private key
+    (and may ask for its passphrase).
+    """
     path = pubkey_file or _default_public_key()
-    key = client.post("/keys/", {"public_key": path.read_text()})
+    signer = private_key or _private_key_of(path)
+    challenge = client.post("/keys/challenge/", {})
+    signature = _ssh_sign(signer, challenge["challenge"], challenge["namespace"])
+    proof = {"challenge": challenge["challenge"], "signature": signature}
+    key = client.post("/keys/", {"public_key": path.read_text(), **proof})
     click.echo(f"Added key {key['fingerprint']} {key['comment']}".rstrip())
 
 

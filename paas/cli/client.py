@@ -62,7 +62,7 @@ class ApiClient:
 
     def request(self, method: str, path: str, body: dict | None = None):
         if not self.url or not self.token:
-            raise CliError("not logged in; run: paas login URL --token TOKEN")
+            raise CliError("not logged in; run: paas login URL (it asks for your API token)")
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/api{path}", data=data, method=method)
         request.add_header("Authorization", f"Token {self.token}")
@@ -101,6 +101,7 @@ def _http_error(error: urllib.error.HTTPError) -> CliError:
     if not message and isinstance(body, dict) and body:
         message = "; ".join(f"{field}: {' '.join(map(str, problems))}" for field, problems in body.items())
     if error.code == 401:
-        message = "the platform did not accept your token; run: paas login URL --token TOKEN"
+        reason = f"{message}; " if message else ""
+        message = f"the platform did not accept your token ({reason}run: paas login URL; it asks for your API token)"
     exit_code = EXIT_HTTP_5XX if error.code >= 500 else EXIT_HTTP_4XX
     return CliError(message or f"the platform answered HTTP {error.code}", exit_code)

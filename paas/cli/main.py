@@ -2,7 +2,7 @@
 
 import click
 
-from paas.cli import account, apps, formation, releases
+from paas.cli import account, apps, formation, releases, users
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
@@ -11,6 +11,7 @@ SECTIONS = (
     ("Getting started", ("login", "keys", "create", "apps", "info", "whoami")),
     ("Releases and config", ("releases", "rollback", "env", "builds")),
     ("Running the app", ("scale", "ps", "restart")),
+    ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "destroy")),
     ("The platform and this CLI", ("up", "version", "completion", "help")),
 )
@@ -87,5 +88,8 @@ for command in (
     formation.scale,
     formation.ps,
     formation.restart,
+    users.access,
+    users.tokens,
+    users.users,
 ):
     cli.add_command(command)

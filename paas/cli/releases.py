@@ -15,6 +15,7 @@ from paas.cli.options import (
     wait_options,
 )
 from paas.cli.output import echo_json, echo_listing, when
+from paas.terminal import terminal_safe
 
 
 @click.group(invoke_without_command=True)
@@ -201,4 +202,4 @@ def builds_log(client, build_id, as_json):
     if as_json:
         echo_json(build)
         return
-    click.echo(build["log"], nl=False)
+    click.echo(terminal_safe(build["log"]), nl=False)

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.drainage import GENERATOR_STATS
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis import engine
 from schemathesis.engine import StopReason, events
 
@@ -20,7 +19,7 @@ from buildpacks.models import Build
 from buildpacks.services import build_fail, build_start, build_succeed
 from hosts.services import host_register_local
 from scheduler.services import reconcile
-from tests.factories import UserFactory, deploy, make_app
+from tests.factories import UserFactory, deploy, make_app, token_for
 
 # Views that serve the schema and its docs are not part of it.
 SCHEMA_VIEWS = {"api-schema", "api-docs"}
@@ -90,7 +89,7 @@ def seeded(transactional_db):
     build_start(build=failed)
     build_fail(build=failed, error="pip could not find a package")
     key = key_add(user=user, public_key=asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode())
-    token = Token.objects.create(user=user).key
+    token = token_for(user)
     return {"token": token, "name": "shop", "version": 1, "build_id": succeeded.pk, "fingerprint": key.fingerprint}
 
 

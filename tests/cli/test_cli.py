@@ -1,15 +1,17 @@
 """The CLI against a live test server: exit codes and what the user reads."""
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
-from rest_framework.authtoken.models import Token
 
 from buildpacks.models import Build
 from hosts.services import host_register_local
 from paas.cli.main import cli
 from scheduler.loop import SchedulerLoop
 from scheduler.services import reconcile
-from tests.factories import UserFactory, deploy, make_app
+from tests.factories import UserFactory, deploy, make_app, token_for
+from tests.sshkeys import ssh_key
 
 
 @pytest.fixture
@@ -17,8 +19,8 @@ def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "cli.json"
 
-    def invoke(*args):
-        return CliRunner().invoke(cli, list(args), env={"PAAS_CONFIG": str(config), "PAAS_APP": None})
+    def invoke(*args, input=None):
+        return CliRunner().invoke(cli, list(args), input=input, env={"PAAS_CONFIG": str(config), "PAAS_APP": None})
 
     return invoke
 
@@ -30,7 +32,7 @@ def user(transactional_db):
 
 @pytest.fixture
 def logged_in(run, live_server, user):
-    result = run("login", live_server.url, "--token", Token.objects.create(user=user).key)
+    result = run("login", live_server.url, input=token_for(user) + "\n")
     assert result.exit_code == 0, result.output
     assert f"Logged in to {live_server.url} as carol." in result.output
     return run
@@ -38,16 +40,16 @@ def logged_in(run, live_server, user):
 
 def test_commands_before_login_say_how_to_log_in(run):
     result = run("apps")
-    assert result.exit_code == 1 and "not logged in; run: paas login URL --token TOKEN" in result.output
+    assert result.exit_code == 1 and "not logged in; run: paas login URL (it asks for your API token)" in result.output
 
 
 def test_a_wrong_token_is_exit_4_with_advice(run, live_server, transactional_db):
-    result = run("login", live_server.url, "--token", "wrong")
+    result = run("login", live_server.url, input="wrong\n")
     assert result.exit_code == 4 and "did not accept your token" in result.output
 
 
 def test_an_unreachable_platform_is_exit_1(run):
-    result = run("login", "http://127.0.0.1:9", "--token", "x")
+    result = run("login", "http://127.0.0.1:9", input="x\n")
     assert result.exit_code == 1 and "cannot reach the platform" in result.output
 
 
@@ -161,3 +163,24 @@ def test_version_help_and_completion(logged_in):
     env_help = logged_in("help", "env").output
     assert env_help.startswith("Usage: paas env") and "unset  Unset config vars" in env_help
     assert "_PAAS_COMPLETE" in logged_in("completion", "bash").output
+
+
+def test_keys_add_proves_that_the_key_is_yours_with_its_private_key(logged_in, tmp_path):
+    key = ssh_key(tmp_path, "laptop")
+    result = logged_in("keys", "add", f"{key}.pub")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Added key SHA256:") and result.output.endswith(" laptop@test\n")
+    assert "laptop@test" in logged_in("keys").output
+
+
+def test_keys_add_needs_the_keys_own_private_key(logged_in, tmp_path, monkeypatch):
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    key, other = ssh_key(tmp_path, "laptop"), ssh_key(tmp_path, "other")
+    public_only = tmp_path / "copied.pub"
+    public_only.write_text(Path(f"{key}.pub").read_text())
+    result = logged_in("keys", "add", str(public_only))
+    assert result.exit_code == 1 and f"no private key found beside {public_only}" in result.output
+    assert "--private-key PATH" in result.output
+    result = logged_in("keys", "add", str(public_only), "--private-key", str(other))
+    assert result.exit_code == 4 and "not with the key you are adding" in result.output
+    assert logged_in("keys", "add", str(public_only), "--private-key", str(key)).exit_code == 0

@@ -1,6 +1,7 @@
 """A real platform for end-to-end tests: `paas up` as a subprocess on free ports, real Docker and Caddy."""
 
 import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from paas.cli.main import cli
+from scheduler.router import router_admin
 
 PAAS = Path(sys.executable).parent / "paas"
 GIT_IDENTITY = ["-c", "user.name=paas test", "-c", "user.email=test@paas.invalid"]
@@ -37,7 +39,8 @@ class Platform:
         self.root = root
         self.data_dir = root / "data"
         self.api_port, self.ssh_port = free_port(), free_port()
-        self.router_port, self.admin_port = free_port(), free_port()
+        self.router_port = free_port()
+        self.admin_socket = self.data_dir / "router" / "admin.sock"  # the default: PAAS_ROUTER_ADMIN is not set
         self.process = None
         self.key = root / "id_ed25519"
         self.cli_config = root / "cli.json"
@@ -47,7 +50,6 @@ class Platform:
             "PAAS_API_PORT": str(self.api_port),
             "PAAS_SSH_PORT": str(self.ssh_port),
             "PAAS_ROUTER_PORT": str(self.router_port),
-            "PAAS_ROUTER_ADMIN": f"localhost:{self.admin_port}",
             "PAAS_BIND": "127.0.0.1",
             "PAAS_SCHEDULER_INTERVAL": "1",
             "PAAS_STOP_GRACE": "5",
@@ -96,11 +98,13 @@ class Platform:
     def token(self) -> str:
         return (self.data_dir / "admin.token").read_text().strip()
 
-    def paas(self, *args: str, cwd: Path | None = None):
-        """Runs the CLI in-process against the live platform; returns click's result."""
+    def paas(self, *args: str, cwd: Path | None = None, input: str | None = None):
+        """Runs the CLI in-process against the live platform, with `input` on its standard input; returns click's
+        result."""
         runner = CliRunner()
         with contextlib.chdir(cwd or self.root):
-            return runner.invoke(cli, list(args), env={"PAAS_CONFIG": str(self.cli_config), "PAAS_APP": None})
+            env = {"PAAS_CONFIG": str(self.cli_config), "PAAS_APP": None}
+            return runner.invoke(cli, list(args), input=input, env=env)
 
     def paas_json(self, *args: str, cwd: Path | None = None):
         result = self.paas(*args, "--json", cwd=cwd)
@@ -133,9 +137,8 @@ class Platform:
             self.process.wait()
         if (self.data_dir / "instance.id").exists():
             _remove_instance(self.instance())
-        with contextlib.suppress(OSError):
-            request = urllib.request.Request(f"http://localhost:{self.admin_port}/stop", method="POST")
-            urllib.request.urlopen(request, timeout=5)
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            router_admin("POST", "/stop", socket_path=self.admin_socket, timeout=5)
 
 
 def _remove_instance(instance: str) -> None:
@@ -150,6 +153,9 @@ def _remove_instance(instance: str) -> None:
     for volume in client.volumes.list(filters={"name": f"paas-cache-{instance}-"}):
         with contextlib.suppress(docker.errors.APIError):
             volume.remove(force=True)
+    for network in client.networks.list(filters={"label": f"paas.instance={instance}"}):
+        with contextlib.suppress(docker.errors.APIError):
+            network.remove()
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +191,7 @@ def eventually(check, timeout: float = 30.0):
 
 @pytest.fixture(scope="module")
 def logged_in(platform):
-    result = platform.paas("login", platform.url, "--token", platform.token())
+    result = platform.paas("login", platform.url, input=platform.token() + "\n")  # as `paas login URL < FILE`
     assert result.exit_code == 0, result.output
     assert "as admin" in result.output
     keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e@paas", "-f", str(platform.key)]

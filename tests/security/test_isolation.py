@@ -1,0 +1,269 @@
+"""Containers are confined: an unprivileged user, no capabilities, limits, and no way to reach another app.
+
+The unit tests check what the Docker driver and the build engine ask Docker for (a fake client stands in for the
+engine); the end-to-end ones look from inside a real job container of a pushed app.
+"""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+import docker
+import pytest
+from docker.errors import NotFound
+
+from hosts.drivers import JobContainer, JobSpec
+from hosts.drivers.docker import APP_UID, APP_USER, ICC_OPTION, Confinement, DockerHostDriver
+from hosts.engine import DockerBuildEngine
+from scheduler.services import WEB_PORT
+from tests.e2e.conftest import commit
+from tests.e2e.test_git_push_deploy import deploy_new_app, write_app
+
+
+class FakeDocker:
+    """Docker's API as the driver and the engine use it, recording the containers and networks they make."""
+
+    def __init__(self):
+        self.cpus = 8
+        self.made: list[dict] = []
+        self.networks_made: list[dict] = []
+        self.network_options: dict | None = None  # None: no network yet
+        self.api = SimpleNamespace(remove_container=lambda *args, **kwargs: None)
+        self.containers = SimpleNamespace(run=self._container, create=self._container)
+        self.networks = SimpleNamespace(get=self._network_get, create=self._network_create)
+
+    def info(self) -> dict:
+        return {"NCPU": self.cpus}
+
+    def _container(self, image, **options):
+        self.made.append({"image": image, **options})
+        attrs = {"State": {"Running": True}, "NetworkSettings": {"Ports": {}}}
+        labels = options.get("labels", {})
+        return SimpleNamespace(id="c1", attrs=attrs, labels=labels, reload=lambda: None, remove=lambda **kw: None)
+
+    def _network_get(self, name):
+        if self.network_options is None:
+            raise NotFound(f"network {name} not found")
+        return SimpleNamespace(name=name, attrs={"Options": self.network_options})
+
+    def _network_create(self, name, **options):
+        self.networks_made.append({"name": name, **options})
+        self.network_options = options["options"]
+        return self._network_get(name)
+
+
+@pytest.fixture
+def client(monkeypatch):
+    """What `docker.DockerClient(...)` gives the driver and the engine."""
+    fake = FakeDocker()
+    monkeypatch.setattr(docker, "DockerClient", lambda **kwargs: fake)
+    return fake
+
+
+def _driver() -> DockerHostDriver:
+    return DockerHostDriver("unix:///var/run/docker.sock", "127.0.0.1", "t3st", Confinement("512m", 1.5, 256))
+
+
+def _spec() -> JobSpec:
+    return JobSpec(job_id=7, name="paas-t3st-hello-web.1-7", app="hello", process_type="web", image="i", command="c")
+
+
+def _confined(options: dict, *, memory: str, nano_cpus: int, pids: int) -> None:
+    assert options["user"] == APP_USER and APP_UID != 0
+    assert options["cap_drop"] == ["ALL"]
+    assert options["security_opt"] == ["no-new-privileges"]
+    assert (options["mem_limit"], options["nano_cpus"], options["pids_limit"]) == (memory, nano_cpus, pids)
+
+
+def test_a_job_runs_confined_on_a_network_where_containers_cannot_reach_one_another(client):
+    _driver().job_start(_spec())
+    [network] = client.networks_made
+    assert network["name"] == "paas-t3st" and network["options"] == {ICC_OPTION: "false"}
+    assert network["labels"] == {"paas.instance": "t3st"}
+    [job] = client.made
+    assert job["network"] == "paas-t3st"
+    _confined(job, memory="512m", nano_cpus=1_500_000_000, pids=256)
+    assert "cap_add" not in job and "privileged" not in job
+
+    _driver().job_start(_spec())  # the network is made once
+    assert len(client.networks_made) == 1 and client.made[1]["network"] == "paas-t3st"
+
+
+def test_cpus_are_capped_at_what_the_host_has(client):
+    client.cpus = 1
+    _driver().job_start(_spec())
+    assert client.made[0]["nano_cpus"] == 1_000_000_000
+
+
+def test_a_network_that_lets_containers_talk_is_never_used(client):
+    client.network_options = {ICC_OPTION: "true"}  # made by hand, say
+    with pytest.raises(RuntimeError, match="lets containers reach each other"):
+        _driver().job_start(_spec())
+    assert client.made == []
+
+
+@pytest.mark.parametrize(("listener", "healthy"), [("holds", True), ("closes", False), (None, False)])
+def test_a_job_is_healthy_once_its_process_listens_not_when_dockers_proxy_does(client, listener, healthy):
+    """Docker's port proxy accepts, then closes at once while nothing listens in the container (a limited CPU
+    makes that last longer): only a connection held open means the job's process is there."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    if listener is None:
+        server.close()
+    else:
+        threading.Thread(target=_accept, args=(server, listener == "closes"), daemon=True).start()
+    container = JobContainer(job_id=7, container_id="c1", running=True, host_port=port)
+    assert _driver().job_healthy(container) is healthy
+    server.close()
+
+
+def _accept(server: socket.socket, close: bool) -> None:
+    with contextlib.suppress(OSError):
+        connection, _ = server.accept()
+        if close:
+            connection.close()
+        else:
+            time.sleep(1)
+
+
+def _engine() -> DockerBuildEngine:
+    return DockerBuildEngine("unix:///var/run/docker.sock", "t3st", Confinement("2g", 2, 512))
+
+
+def test_a_build_hands_its_directories_to_the_app_user_and_runs_as_it(client):
+    with _engine().container("stack", command=["/bin/bash", "b"], env={}, binds={}, build_id=3, handover=("/app",)):
+        pass
+    [build] = client.made
+    assert build["network"] == "paas-t3st"
+    assert build["user"] == "0:0" and build["cap_drop"] == ["ALL"]  # root only to chown, with just these
+    assert sorted(build["cap_add"]) == ["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"]
+    assert build["security_opt"] == ["no-new-privileges"]
+    assert (build["mem_limit"], build["nano_cpus"], build["pids_limit"]) == ("2g", 2_000_000_000, 512)
+    shell, flag, script, _, *command = build["command"]
+    assert (shell, flag, command) == ("/bin/sh", "-c", ["/bin/bash", "b"])
+    assert script.startswith(f"chown -R -h {APP_USER} /app && exec setpriv --reuid={APP_UID} ")
+
+
+def test_a_container_with_nothing_to_hand_over_runs_as_the_app_user_from_the_start(client):
+    with _engine().container("stack", command=["/bin/true"], env={}, binds={}, build_id=3):
+        pass
+    _confined(client.made[0], memory="2g", nano_cpus=2_000_000_000, pids=512)
+    assert client.made[0]["command"] == ["/bin/true"]
+
+
+# End to end: two pushed apps, alpha and beta; alpha's build leaves what its process saw in /app/.build-status.
+
+BUILD_PROBE = """\
+import pathlib
+
+import setuptools
+
+pathlib.Path("/app/.build-status").write_text(pathlib.Path("/proc/self/status").read_text())
+setuptools.setup(name="build-probe", version="1", py_modules=[])
+"""
+
+REACH_PROBE = """\
+import json, socket, sys, urllib.request
+reached = {}
+for name, host, port in json.loads(sys.argv[1]):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        reached[name] = "open"
+    except OSError as error:
+        reached[name] = type(error).__name__
+try:
+    request = urllib.request.Request(sys.argv[2], headers={"Host": sys.argv[3]})
+    reached["router"] = urllib.request.urlopen(request, timeout=10).read().decode()
+except OSError as error:
+    reached["router"] = repr(error)
+print(json.dumps(reached))
+"""
+
+SELF_PROBE = """\
+import json, os, pathlib
+def status(path):
+    lines = pathlib.Path(path).read_text().splitlines()
+    fields = dict(line.split(":\\t", 1) for line in lines if ":\\t" in line)
+    return {key: fields[key] for key in ("Name", "Uid", "Gid", "CapEff", "NoNewPrivs")}
+processes = [status(f"/proc/{pid}/status") for pid in os.listdir("/proc") if pid.isdigit()]
+pathlib.Path("/app/written-by-the-app").write_text("mine")
+pathlib.Path("/tmp/written-by-the-app").write_text("mine")
+print(json.dumps({
+    "processes": processes,
+    "build": status("/app/.build-status"),
+    "venv_owner": os.stat("/app/.venv/bin/pip").st_uid,
+}))
+"""
+
+
+def _job_container(platform, app: str):
+    labels = [f"paas.app={app}", f"paas.instance={platform.instance()}"]
+    [container] = docker.from_env().containers.list(filters={"label": labels})
+    return container
+
+
+def _exec_json(container, *command: str) -> dict:
+    code, output = container.exec_run(list(command))
+    assert code == 0, output.decode(errors="replace")
+    return json.loads(output)
+
+
+@pytest.fixture(scope="module")
+def apps(logged_in):
+    platform = logged_in
+    source = platform.root / "alpha"
+    write_app(source, "alpha", requirements="flask\ngunicorn\n./probe\n")
+    (source / "probe").mkdir()
+    (source / "probe" / "setup.py").write_text(BUILD_PROBE)
+    commit(platform, source, "first")
+    assert platform.paas("create", "alpha", cwd=source).exit_code == 0
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode == 0, push.stderr
+    deploy_new_app(platform, "beta", "beta")
+    return platform, _job_container(platform, "alpha"), _job_container(platform, "beta")
+
+
+def _address(container) -> tuple[str, str]:
+    """The container's IP address and its network's gateway (the host, as the container sees it)."""
+    [network] = container.attrs["NetworkSettings"]["Networks"].values()
+    return network["IPAddress"], network["Gateway"]
+
+
+@pytest.mark.e2e
+def test_an_app_reaches_another_app_only_through_the_router(apps):
+    platform, alpha, beta = apps
+    beta_ip, _ = _address(beta)
+    _, gateway = _address(alpha)
+    beta_port = int(beta.attrs["NetworkSettings"]["Ports"][f"{WEB_PORT}/tcp"][0]["HostPort"])
+    targets = [
+        ("itself", "127.0.0.1", WEB_PORT),
+        ("beta's job", beta_ip, WEB_PORT),
+        ("beta's published port", gateway, beta_port),
+        ("beta's published port on loopback", "127.0.0.1", beta_port),
+        ("the API", gateway, platform.api_port),
+        ("the git server", gateway, platform.ssh_port),
+    ]
+    router_url = f"http://{gateway}:{platform.router_port}/"
+    reached = _exec_json(alpha, "python3", "-c", REACH_PROBE, json.dumps(targets), router_url, "beta.localhost")
+    assert reached.pop("itself") == "open"  # the probe works
+    assert reached.pop("router").startswith("beta from job"), reached
+    assert {name: answer for name, answer in reached.items() if answer == "open"} == {}
+
+
+@pytest.mark.e2e
+def test_apps_and_builds_run_unprivileged_and_limited(apps):
+    _, alpha, _ = apps
+    host_config = alpha.attrs["HostConfig"]
+    assert host_config["PidsLimit"] > 0 and host_config["Memory"] > 0 and host_config["NanoCpus"] > 0
+    assert host_config["CapDrop"] == ["ALL"] and not host_config["CapAdd"]
+    assert "no-new-privileges" in host_config["SecurityOpt"]
+
+    seen = _exec_json(alpha, "python3", "-c", SELF_PROBE)  # it also writes to /app and /tmp, as apps may
+    assert {process["Name"] for process in seen["processes"]} >= {"gunicorn"}
+    for process in [*seen["processes"], seen["build"]]:
+        assert process["Uid"].split()[0] == str(APP_UID) and process["Gid"].split()[0] == str(APP_UID), process
+        assert int(process["CapEff"], 16) == 0 and process["NoNewPrivs"] == "1", process
+    assert seen["venv_owner"] == APP_UID  # what the build made is the app user's
