@@ -3,12 +3,15 @@
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps import selectors, services
+from apps import logs, selectors, services
 from apps.models import ApiToken, App, Event, Key
 from paas.services import app_destroy
 
@@ -295,3 +298,55 @@ class UserListApi(APIView):
         params.is_valid(raise_exception=True)
         user, _, key = services.user_create(**params.validated_data, actor=request.user)
         return Response({**UserSerializer(user).data, "token": key}, status=status.HTTP_201_CREATED)
+
+
+class AppLogParams(serializers.Serializer):
+    lines = serializers.IntegerField(
+        default=100, min_value=0, max_value=logs.TAIL_MAX_LINES, help_text="How many of the last entries to show."
+    )
+    follow = serializers.BooleanField(default=False, help_text="Keep the response open and add entries as they come.")
+    process = serializers.RegexField(
+        r"^[a-z][a-z0-9_-]*$", max_length=30, required=False, help_text="Only this process type's (e.g. web)."
+    )
+    since = serializers.CharField(
+        max_length=64, required=False, help_text="Only entries since then: 10m, 2h, 1d, or an ISO 8601 time (UTC)."
+    )
+
+    def validate_since(self, value):
+        try:
+            return logs.log_since(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from error
+
+
+class AppLogApi(APIView):
+    """The app's log, as text: its jobs' output (`web.1 v7 stdout: ...`) and the platform's events about it
+    (`paas[scheduler]: ...`), oldest first; with `follow`, streamed as they are written, across deploys."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)  # errors in JSON, whatever was asked for
+
+    @extend_schema(
+        parameters=[AppLogParams],
+        responses={
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR, description="One entry a line: `TIME SOURCE: TEXT` (TIME in UTC, ISO 8601)."
+            )
+        },
+    )
+    def get(self, request, name):
+        app = selectors.app_get(user=request.user, name=name)
+        params = AppLogParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        stream = logs.app_log_stream_async if isinstance(request._request, ASGIRequest) else logs.app_log_stream
+        entries = stream(
+            app_name=app.name,
+            lines=query["lines"],
+            log_filter=logs.LogFilter(process=query.get("process"), since=query.get("since")),
+            follow=query["follow"],
+        )
+        response = StreamingHttpResponse(entries, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response

@@ -6,6 +6,7 @@ urlpatterns = [
     path("apps/", apis.AppListApi.as_view(), name="app-list"),
     path("apps/<str:name>/", apis.AppDetailApi.as_view(), name="app-detail"),
     path("apps/<str:name>/events/", apis.AppEventListApi.as_view(), name="app-event-list"),
+    path("apps/<str:name>/logs/", apis.AppLogApi.as_view(), name="app-log"),
     path("apps/<str:name>/access/", apis.AppAccessListApi.as_view(), name="app-access-list"),
     path("apps/<str:name>/access/<str:username>/", apis.AppAccessDetailApi.as_view(), name="app-access-detail"),
     path("events/", apis.EventListApi.as_view(), name="event-list"),

@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models.functions import Substr
 
+from apps.logs import app_log_event
 from apps.selectors import app_url
 from buildpacks.models import FINAL_STATES, Build, BuildState
 from buildpacks.services import STALE_MARGIN_SECONDS, build_create, build_fail
@@ -92,6 +93,7 @@ async def _deploy_stream(build: Build) -> AsyncIterator[dict]:
         status = await in_thread(deploy_status)(release=release)
         if status.state in ("done", "superseded"):
             note = f" ({status.message})" if status.message else ""
+            app_log_event(build.app.name, "deploy", f"v{release.version} deployed{note}")
             yield {"log": f"       v{release.version} deployed to {app_url(build.app.name)}{note}\n"}
             yield {"exit": 0}
             return

@@ -7,9 +7,17 @@ from rest_framework.views import APIView
 
 from apps.selectors import app_get
 from formations.selectors import formation_get
-from formations.services import config_update, formation_restart, formation_scale, release_rollback
+from formations.services import (
+    checks_update,
+    config_update,
+    formation_restart,
+    formation_scale,
+    limits_update,
+    release_rollback,
+)
 from releases.apis import ReleaseSerializer
 from releases.selectors import config_current
+from scheduler.selectors import limits_effective
 
 
 class FormationSerializer(serializers.Serializer):
@@ -31,6 +39,72 @@ class RestartSerializer(serializers.Serializer):
 class ConfigSerializer(serializers.Serializer):
     config = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False))
     release = serializers.IntegerField(allow_null=True, help_text="The release the change made, or null if none")
+
+
+class CheckSerializer(serializers.Serializer):
+    path = serializers.CharField(max_length=200, help_text="GET this path on the job's port")
+    timeout = serializers.FloatField(default=2.0, min_value=0.1, max_value=30, help_text="Seconds to answer")
+    passes = serializers.IntegerField(default=2, min_value=1, max_value=10, help_text="Passes in a row to be up")
+
+
+class ChecksSerializer(serializers.Serializer):
+    checks = serializers.DictField(child=CheckSerializer(), help_text="Process type -> HTTP check; others use TCP")
+    release = serializers.IntegerField(allow_null=True, help_text="The release the change made, or null if none")
+
+
+class LimitSerializer(serializers.Serializer):
+    memory = serializers.CharField(required=False, max_length=20, help_text="512m, 1g (4m to 64g)")
+    cpus = serializers.FloatField(required=False, min_value=0.01, max_value=1024)
+
+
+class EffectiveLimitSerializer(serializers.Serializer):
+    memory = serializers.CharField()
+    cpus = serializers.FloatField()
+    pids = serializers.IntegerField()
+
+
+class LimitsSerializer(serializers.Serializer):
+    limits = serializers.DictField(child=LimitSerializer(), help_text="Process type -> limits set on it")
+    effective = serializers.DictField(
+        child=EffectiveLimitSerializer(), help_text="Process type -> limits its jobs get, defaults included"
+    )
+
+
+def _changes(data, serializer_class) -> dict:
+    """A JSON object of process type -> object (validated by `serializer_class`) or null."""
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"detail": "a JSON object of process type -> object or null"})
+    changes = {}
+    for process_type, value in data.items():
+        if value is None:
+            changes[process_type] = None
+            continue
+        item = serializer_class(data=value)
+        if not item.is_valid():
+            raise serializers.ValidationError({process_type: item.errors})
+        changes[process_type] = dict(item.validated_data)
+    return changes
+
+
+def _nullable_changes(properties: dict, required: tuple = ()) -> dict:
+    """The OpenAPI request body of a change: process type -> an object of `properties`, or null."""
+    item = {"type": "object", "properties": properties, "nullable": True} | (
+        {"required": list(required)} if required else {}
+    )
+    return {"application/json": {"type": "object", "additionalProperties": item}}
+
+
+CHECK_CHANGE = _nullable_changes(
+    {
+        "path": {"type": "string", "maxLength": 200},
+        "timeout": {"type": "number", "minimum": 0.1, "maximum": 30},
+        "passes": {"type": "integer", "minimum": 1, "maximum": 10},
+    },
+    required=("path",),
+)
+LIMIT_CHANGE = _nullable_changes(
+    {"memory": {"type": "string", "maxLength": 20}, "cpus": {"type": "number", "minimum": 0.01, "maximum": 1024}}
+)
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -95,3 +169,37 @@ class RollbackApi(APIView):
         params.is_valid(raise_exception=True)
         release = release_rollback(app=app, actor=request.user, version=params.validated_data.get("version"))
         return Response(ReleaseSerializer(release).data, status=201)
+
+
+class ChecksApi(APIView):
+    """An app's HTTP health checks. PATCH `{"web": {"path": "/healthz", "timeout": 2, "passes": 2}}` (`null`: back
+    to the TCP check): one new release, rolled out like a config change."""
+
+    @extend_schema(responses=ChecksSerializer)
+    def get(self, request, name):
+        app = app_get(user=request.user, name=name)
+        return Response({"checks": formation_get(app=app).checks, "release": None})
+
+    @extend_schema(request=CHECK_CHANGE, responses=ChecksSerializer)
+    def patch(self, request, name):
+        app = app_get(user=request.user, name=name)
+        release = checks_update(app=app, changes=_changes(request.data, CheckSerializer), actor=request.user)
+        checks = formation_get(app=app).checks
+        return Response({"checks": checks, "release": release.version if release else None})
+
+
+class LimitsApi(APIView):
+    """An app's resource limits. PATCH `{"web": {"memory": "512m", "cpus": 0.5}}` (`null`: back to the defaults):
+    the process type's jobs are replaced one by one, as by a restart."""
+
+    @extend_schema(responses=LimitsSerializer)
+    def get(self, request, name):
+        app = app_get(user=request.user, name=name)
+        formation = formation_get(app=app)
+        return Response({"limits": formation.limits, "effective": limits_effective(formation=formation)})
+
+    @extend_schema(request=LIMIT_CHANGE, responses=LimitsSerializer)
+    def patch(self, request, name):
+        app = app_get(user=request.user, name=name)
+        formation = limits_update(app=app, changes=_changes(request.data, LimitSerializer), actor=request.user)
+        return Response({"limits": formation.limits, "effective": limits_effective(formation=formation)})

@@ -21,6 +21,14 @@ class Formation(models.Model):
     generations = models.JSONField(
         default=dict, blank=True, help_text="Process type -> restart generation; a restart bumps it"
     )
+    checks = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Process type -> HTTP health check {"path", "timeout", "passes"}; copied into each new release',
+    )
+    limits = models.JSONField(
+        default=dict, blank=True, help_text='Process type -> resource limits {"memory": "512m", "cpus": 0.5}'
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

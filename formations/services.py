@@ -1,8 +1,12 @@
 """Writes on formations: scale, restart, and every change that rolls out a release (deploy, config, rollback)."""
 
+import os
+import re
+
 from django.conf import settings
 from django.db import transaction
 
+from apps.logs import app_log_event
 from apps.models import App, EventAction
 from apps.services import event_record
 from formations.models import Formation
@@ -11,10 +15,16 @@ from paas.errors import Conflict, InvalidInput, QuotaExceeded
 from paas.wakeups import wakeup
 from releases.models import Release
 from releases.selectors import release_get, release_latest
-from releases.services import config_validate_changes, config_validate_size, release_create
+from releases.services import PROCESS_TYPE_PATTERN, config_validate_changes, config_validate_size, release_create
 
 # The most replicas of one process type a request may name; PAAS_QUOTA_REPLICAS bounds all of an app's together.
 MAX_REPLICAS = 100
+
+
+def _app_log(app: App, source: str, text: str, actor=None) -> None:
+    """Adds a platform event to the app's log once the transaction commits."""
+    by = f" by {actor.username}" if getattr(actor, "username", None) else ""
+    transaction.on_commit(lambda: app_log_event(app.name, source, f"{text}{by}"))
 
 
 def _formation_locked(app: App) -> Formation:
@@ -55,6 +65,7 @@ def formation_scale(*, app: App, counts: dict, actor) -> Formation:
         formation.save()
         shown = " ".join(f"{ptype}={count}" for ptype, count in sorted(counts.items()))
         event_record(app=app, actor=actor, action=EventAction.SCALE, detail=shown)
+        _app_log(app, "api", f"scaled to {shown}", actor)
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation
 
@@ -75,6 +86,7 @@ def formation_deploy(*, app: App, release: Release, actor) -> Formation:
         formation.failed_release = None
         formation.failure = ""
         formation.save()
+        _app_log(app, "deploy", f"deploying v{release.version}", actor)
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation
 
@@ -92,6 +104,7 @@ def formation_roll_back(*, app: App, failed_release: Release, to_release: Releas
         formation.save()
         detail = f"v{failed_release.version} failed ({reason}); back to v{to_release.version}"
         event_record(app=app, actor=None, action=EventAction.DEPLOY_FAILED, detail=detail)
+        _app_log(app, "deploy", detail)
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation
 
@@ -110,6 +123,7 @@ def formation_restart(*, app: App, actor, process_type: str | None = None) -> Fo
             formation.generations[ptype] = formation.generation(ptype) + 1
         formation.save()
         event_record(app=app, actor=actor, action=EventAction.RESTART, detail=" ".join(restarted))
+        _app_log(app, "api", f"restarting {' '.join(restarted)}", actor)
         transaction.on_commit(lambda: wakeup("scheduler"))
     return formation
 
@@ -193,3 +207,144 @@ def release_rollback(*, app: App, actor, version: int | None = None) -> Release:
         )
         formation_deploy(app=app, release=release, actor=actor)
     return release
+
+
+CHECK_PATH_PATTERN = re.compile(r"^/[!-~]{0,199}$")  # a path and query: printable ASCII, no spaces
+CHECKED_TYPES = ("web",)  # only web jobs get a port
+
+
+def _check_validated(process_type: str, check: dict) -> dict:
+    if process_type not in CHECKED_TYPES:
+        raise InvalidInput(f"{process_type!r} takes no traffic: only web processes get $PORT and a health check")
+    path = check.get("path")
+    if not isinstance(path, str) or not CHECK_PATH_PATTERN.match(path):
+        raise InvalidInput(f"{path!r} is not a path to check: start it with '/', without spaces (e.g. /healthz)")
+    timeout, passes = check.get("timeout", 2), check.get("passes", 2)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0.1 <= timeout <= 30:
+        raise InvalidInput(f"timeout {timeout!r}: a check's timeout is from 0.1 to 30 seconds")
+    if not isinstance(passes, int) or isinstance(passes, bool) or not 1 <= passes <= 10:
+        raise InvalidInput(f"passes {passes!r}: a check passes from 1 to 10 times in a row")
+    return {"path": path, "timeout": float(timeout), "passes": passes}
+
+
+def _checks_merged(checks: dict, changes: dict) -> dict:
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput('a checks change is a JSON object such as {"web": {"path": "/healthz"}} (null: back to TCP)')
+    merged = dict(checks)
+    for process_type, check in changes.items():
+        if check is None:
+            merged.pop(process_type, None)
+        elif isinstance(check, dict):
+            merged[process_type] = _check_validated(process_type, check)
+        else:
+            raise InvalidInput(f"{process_type}: a check is an object with a path, or null")
+    return merged
+
+
+def checks_update(*, app: App, changes: dict, actor) -> Release | None:
+    """Sets (or, for None, removes: back to the TCP check) process types' HTTP health checks.
+
+    Kept on the formation and rolled out in a new release, as a config change is; a change that changes
+    nothing makes no release and returns None.
+    """
+    with transaction.atomic():
+        App.objects.select_for_update().filter(pk=app.pk).get()  # the app, then the formation: as config_update
+        formation = _formation_locked(app)
+        checks = _checks_merged(formation.checks, changes)
+        if checks == formation.checks:
+            return None
+        formation.checks = checks
+        formation.save()
+        latest = release_latest(app=app)
+        shown = ", ".join(f"{ptype} {check['path'] if check else 'TCP'}" for ptype, check in sorted(changes.items()))
+        release = release_create(
+            app=app,
+            artifact=latest.artifact if latest else None,
+            processes=latest.processes if latest else {},
+            checks=checks,
+            actor=actor,
+            description=f"Health checks: {shown}",
+            action=EventAction.CHECKS,
+        )
+        if release.artifact_id:
+            formation_deploy(app=app, release=release, actor=actor)
+    return release
+
+
+MEMORY_PATTERN = re.compile(r"^(\d+)([kmg])$")
+MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+MEMORY_RANGE = (4 * 1024**2, 64 * 1024**3)
+
+
+def memory_bytes(memory: str) -> int:
+    """Bytes in a memory size in Docker's units (`512m`, `2g`)."""
+    match = MEMORY_PATTERN.match(memory.strip().lower())
+    if not match:
+        raise InvalidInput(f"memory {memory!r}: a size with a unit, k, m or g (e.g. 512m)")
+    return int(match[1]) * MEMORY_UNITS[match[2]]
+
+
+def _limits_validated(process_type: str, limits: dict, known: set) -> dict:
+    if not PROCESS_TYPE_PATTERN.match(process_type):
+        raise InvalidInput(f"invalid process type {process_type!r}: use lowercase letters, digits, '-' and '_'")
+    if known and process_type not in known:
+        raise InvalidInput(f"no process type {process_type!r} in this app; its types are: {', '.join(sorted(known))}")
+    unknown = set(limits) - {"memory", "cpus"}
+    if unknown or not limits:
+        raise InvalidInput(f"{process_type}: limits are memory and cpus (e.g. memory=512m cpus=0.5)")
+    validated = {}
+    if limits.get("memory") is not None:
+        memory = str(limits["memory"]).strip().lower()
+        if not MEMORY_RANGE[0] <= memory_bytes(memory) <= MEMORY_RANGE[1]:
+            raise InvalidInput(f"memory {memory}: a job's memory is from 4m to 64g")
+        validated["memory"] = memory
+    cpus = limits.get("cpus")
+    if cpus is not None:
+        most = os.cpu_count() or 1
+        if not isinstance(cpus, int | float) or isinstance(cpus, bool) or not 0.01 <= cpus <= most:
+            raise InvalidInput(f"cpus {cpus!r}: from 0.01 to the host's {most} CPUs")
+        validated["cpus"] = float(cpus)
+    return validated
+
+
+def limits_update(*, app: App, changes: dict, actor) -> Formation:
+    """Sets (or, for None, removes: back to the defaults) process types' memory and CPU limits.
+
+    The jobs of each changed process type are replaced one by one with the new limits, as a restart does.
+    """
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput('a limits change is a JSON object such as {"web": {"memory": "512m", "cpus": 0.5}}')
+    with transaction.atomic():
+        formation = _formation_locked(app)
+        known = set(formation.release.processes) if formation.release else set()
+        limits = dict(formation.limits)
+        for process_type, wanted in changes.items():
+            if wanted is None:
+                limits.pop(process_type, None)
+            elif isinstance(wanted, dict):
+                limits[process_type] = {
+                    **limits.get(process_type, {}),
+                    **_limits_validated(process_type, wanted, known),
+                }
+            else:
+                raise InvalidInput(f"{process_type}: limits are an object with memory and cpus, or null")
+        changed = sorted(ptype for ptype in changes if limits.get(ptype) != formation.limits.get(ptype))
+        if not changed:
+            return formation
+        formation.limits = limits
+        for process_type in changed:
+            formation.generations[process_type] = formation.generation(process_type) + 1
+        formation.save()
+        event_record(app=app, actor=actor, action=EventAction.LIMITS, detail=_limits_description(limits, changed))
+        transaction.on_commit(lambda: wakeup("scheduler"))
+    return formation
+
+
+def _limits_description(limits: dict, changed: list) -> str:
+    parts = []
+    for ptype in changed:
+        shown = " ".join(
+            f"{key}={value:g}" if key == "cpus" else f"{key}={value}" for key, value in limits.get(ptype, {}).items()
+        )
+        parts.append(f"{ptype} {shown or 'defaults'}")
+    return "; ".join(parts)

@@ -179,6 +179,7 @@ def run() -> None:
 
     data_dir_prepare()  # first of all: umask 077, so that everything this process and its children write is private
     django.setup()
+    from scheduler.logs import log_collector_stop
     from scheduler.loop import SchedulerLoop
 
     token_path, password_path = _prepare()
@@ -191,6 +192,7 @@ def run() -> None:
         asyncio.run(_serve())
     finally:
         scheduler.stop()
+        log_collector_stop()
         _abandon_builds()
         worker.stop()
         print("paas stopped; apps keep serving.", flush=True)

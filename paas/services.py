@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from apps.logs import app_log_remove
 from apps.models import App, EventAction
 from apps.services import event_record
 from artifacts.models import Artifact
@@ -76,6 +77,7 @@ def _remove_remains(remains: AppRemains) -> None:
     job_containers_remove(containers=remains.containers)
     wakeup("scheduler")  # the router drops the app's route on the next pass
     shutil.rmtree(repo_path(remains.name), ignore_errors=True)
+    app_log_remove(app_name=remains.name)
     images_remove(images=remains.images)
     try:
         build_engine().volume_remove(cache_volume_name(remains.name))

@@ -212,3 +212,6 @@ PAAS_PUSH_MAX_BYTES = _byte_size("PAAS_PUSH_MAX_BYTES", "256m")
 PAAS_SOURCE_MAX_BYTES = _byte_size("PAAS_SOURCE_MAX_BYTES", "512m")
 PAAS_SLUG_MAX_BYTES = _byte_size("PAAS_SLUG_MAX_BYTES", "1g")
 PAAS_BUILD_LOG_MAX_BYTES = _byte_size("PAAS_BUILD_LOG_MAX_BYTES", "1m")
+# Each app's log (DATA_DIR/logs/APP.log): rotated to APP.log.1 past this size; `paas logs -f` ends after this long.
+PAAS_LOG_MAX_BYTES = _byte_size("PAAS_LOG_MAX_BYTES", "10m")
+PAAS_LOG_FOLLOW_MAX_SECONDS = float(os.environ.get("PAAS_LOG_FOLLOW_MAX_SECONDS", "3600"))

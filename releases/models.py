@@ -16,6 +16,9 @@ class Release(ImmutableModel):
     )
     config = models.JSONField(default=dict, blank=True, help_text="Environment variables")
     processes = models.JSONField(default=dict, blank=True, help_text="Process type -> command")
+    checks = models.JSONField(
+        default=dict, blank=True, help_text='Process type -> HTTP health check {"path", "timeout", "passes"}'
+    )
     description = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

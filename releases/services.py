@@ -75,11 +75,12 @@ def release_create(
     actor,
     description: str = "",
     config: dict | None = None,
+    checks: dict | None = None,
     action: EventAction = EventAction.RELEASE,
 ) -> Release:
     """Makes `app`'s next release; the version is taken under a row lock on the app.
 
-    Config is carried over from the latest release unless given. The release is recorded as an event
+    Config and health checks are carried over from the latest release unless given. The release is recorded as an event
     of kind `action` (a push's release, a config change, a rollback).
     """
     _validate_processes(processes)
@@ -93,6 +94,7 @@ def release_create(
             artifact=artifact,
             config=dict(config if config is not None else (latest.config if latest else {})),
             processes=dict(processes),
+            checks=dict(checks if checks is not None else (latest.checks if latest else {})),
             description=description[:200],
             created_by=actor,
         )

@@ -7,9 +7,11 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from paas.wakeups import wakeup_event
+from scheduler.selectors import jobs_starting
 from scheduler.services import reconcile
 
 log = logging.getLogger("paas.scheduler")
+STARTING_INTERVAL = 0.1  # seconds between passes while a job is starting: it takes traffic soon after it is up
 
 
 class SchedulerLoop(threading.Thread):
@@ -24,12 +26,14 @@ class SchedulerLoop(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             self.wakeup.clear()
+            interval = self.interval
             try:
                 close_old_connections()
                 reconcile()
+                interval = min(interval, STARTING_INTERVAL) if jobs_starting() else interval
             except Exception:
                 log.exception("reconcile pass failed; retrying")
-            self.wakeup.wait(self.interval)
+            self.wakeup.wait(interval)
         close_old_connections()
 
     def stop(self) -> None:

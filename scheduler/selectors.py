@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
+from formations.models import Formation
 from formations.selectors import formation_get
 from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, Job, JobState
 
@@ -13,6 +16,32 @@ def job_list(*, app):
         .select_related("release", "host")
         .order_by("process_type", "index", "created_at")
     )
+
+
+def limits_effective(*, formation) -> dict:
+    """Process type -> the memory, CPU and process limits its jobs get: the formation's, else the defaults."""
+    types = set(formation.release.processes) if formation.release else set()
+    return {ptype: limits_for(formation.limits.get(ptype, {})) for ptype in types | set(formation.limits)}
+
+
+def limits_for(limits: dict) -> dict:
+    """Limits as set on a formation for one process type, completed with the defaults."""
+    return {
+        "memory": limits.get("memory") or settings.PAAS_JOB_MEMORY,
+        "cpus": limits.get("cpus") or settings.PAAS_JOB_CPUS,
+        "pids": settings.PAAS_PIDS_LIMIT,
+    }
+
+
+def job_limits(job: Job) -> dict:
+    """The memory, CPU and process limits `job` runs (or will run) with."""
+    limits = Formation.objects.filter(app_id=job.app_id).values_list("limits", flat=True).first() or {}
+    return limits_for(limits.get(job.process_type, {}))
+
+
+def jobs_starting() -> bool:
+    """Whether any job is starting, not yet healthy."""
+    return Job.objects.filter(state=JobState.STARTING).exists()
 
 
 ROLLOUT_STATES = ("pending", "done", "failed", "superseded")

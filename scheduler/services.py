@@ -8,6 +8,8 @@ restarted control plane only delays convergence. Running containers are adopted,
 import contextlib
 import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,15 +17,18 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from apps.models import EventAction
+from apps.services import event_record
 from buildpacks.services import build_fail_stale
 from formations.models import Formation
 from formations.services import formation_roll_back
-from hosts.drivers import JobContainer, JobSpec, host_driver
+from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, host_driver
 from hosts.models import Host
 from hosts.services import host_heartbeat, host_mark_down
+from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
 from scheduler.models import ACTIVE_STATES, Job, JobState
 from scheduler.router import router_sync
-from scheduler.selectors import crash_looping_job, crash_reason, job_is_current, serving_release
+from scheduler.selectors import crash_looping_job, crash_reason, job_is_current, job_limits, serving_release
 
 log = logging.getLogger("paas.scheduler")
 
@@ -31,6 +36,10 @@ WEB_PORT = 5000
 BOOT_TIMEOUT = timedelta(seconds=60)
 STABLE_AFTER = timedelta(seconds=30)
 MAX_BACKOFF_SECONDS = 60
+START_WORKERS = 8  # containers started, and health checks run, at once in one pass
+CHECK_SPACING = 0.05  # seconds between the checks a job passes in a row
+CHECK_FAILURES_BEFORE_KILL = 5  # answered checks failed in a row (HTTP 500, say) before a starting job is killed,
+CHECK_GRACE = timedelta(seconds=10)  # once it has had this long to warm up
 _pass_lock = threading.Lock()
 
 
@@ -52,6 +61,7 @@ def reconcile() -> None:
             _converge_formation(formation)
         _start_due_jobs(live)
         _check_health(live)
+        job_logs_collect(live)
         router_sync()
         _drain_stopping(live)
         _forgive_stable_jobs()
@@ -102,16 +112,18 @@ def _observe_job(job: Job, driver, container: JobContainer | None) -> None:
         if container is None or container.container_id != job.container_id:
             _job_crashed(job, driver, exit_code=None, error="its container disappeared")
         elif not container.running:
-            _job_crashed(job, driver, exit_code=container.exit_code, error="")
+            _job_crashed(job, driver, exit_code=container.exit_code, error=_exit_error(job, container))
     elif job.state == JobState.STOPPING and (container is None or not container.running):
         _job_stopped(job, driver)
 
 
 def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
     if job.container_id:
+        job_logs_flush(job, driver)
         driver.job_remove(job.container_id)
     job.crash_streak += 1
     delay = min(2 ** (job.crash_streak - 1), MAX_BACKOFF_SECONDS)
+    job_crash_event(job, exit_code=exit_code, error=error, delay=delay)
     log.info("job %s %s crashed (exit %s); restarting in %ss", job.app.name, job.name, exit_code, delay)
     job.state = JobState.CRASHED
     job.exit_code = exit_code
@@ -124,8 +136,21 @@ def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
     job.save()
 
 
+def _exit_error(job: Job, container: JobContainer) -> str:
+    """Why a container stopped, when the engine knows more than its exit code: the kernel killed it for memory."""
+    if not container.oom_killed:
+        return ""
+    from apps.logs import app_log_event
+
+    error = f"killed: out of memory (limit {job_limits(job)['memory']})"
+    event_record(app=job.app, actor=None, action=EventAction.JOB_OOM, detail=f"{job.name} {error}")
+    app_log_event(job.app.name, "scheduler", f"{job.name} {error}")
+    return error
+
+
 def _job_stopped(job: Job, driver) -> None:
     if job.container_id:
+        job_logs_flush(job, driver)
         driver.job_remove(job.container_id)
     job.state = JobState.STOPPED
     job.container_id = ""
@@ -188,20 +213,43 @@ def _job_stop(job: Job) -> None:
 
 
 def _start_due_jobs(live: dict[int, LiveHost]) -> None:
-    """Starts pending jobs, and crashed ones whose backoff has passed, on the least busy live hosts."""
+    """Starts pending jobs, and crashed ones whose backoff has passed, on the least busy live hosts.
+
+    The containers start in parallel (the engine calls only); the job rows are saved afterwards, here.
+    """
+    placed = _place_due_jobs(live)
+    with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
+        outcomes = list(pool.map(lambda start: _container_start(start[1].driver, start[2]), placed))
+    for (job, host, _spec), outcome in zip(placed, outcomes, strict=True):
+        with _job_step(job, "start"):
+            _job_started(job, host, outcome)
+
+
+def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobSpec]]:
+    """The jobs due to start, each with the least busy live host and the container it runs as."""
     now = timezone.now()
     due = Job.objects.filter(state__in=(JobState.PENDING, JobState.CRASHED)).select_related("app", "release__artifact")
     load = _host_load(live)
+    placed = []
     for job in due:
         if job.restart_at and job.restart_at > now:
             continue
         if not load:
             log.warning("no host is up to run %s %s", job.app.name, job.name)
-            return
+            break
         host_pk = min(load, key=load.get)
         load[host_pk] += 1
-        with _job_step(job, "start"):
-            _job_start(job, live[host_pk].host, live[host_pk].driver)
+        with _job_step(job, "prepare"):
+            placed.append((job, live[host_pk], job_spec(job)))
+    return placed
+
+
+def _container_start(driver, spec: JobSpec) -> JobContainer | Exception:
+    """Starts one job's container (in a worker thread: no database here); a failure is returned, not raised."""
+    try:
+        return driver.job_start(spec)
+    except Exception as error:  # noqa: BLE001 - a job that cannot start is retried with backoff
+        return error
 
 
 def _host_load(live: dict[int, LiveHost]) -> dict[int, int]:
@@ -227,6 +275,7 @@ def job_spec(job: Job) -> JobSpec:
         PAAS_PROCESS_TYPE=job.process_type,
         PAAS_JOB_ID=str(job.pk),
     )
+    limits = job_limits(job)
     return JobSpec(
         job_id=job.pk,
         name=f"paas-{settings.PAAS_INSTANCE}-{job.app.name}-{job.name}-{job.pk}",
@@ -236,46 +285,101 @@ def job_spec(job: Job) -> JobSpec:
         command=release.processes[job.process_type],
         env=env,
         port=WEB_PORT if job.process_type == "web" else None,
+        memory=limits["memory"],
+        cpus=limits["cpus"],
     )
 
 
-def _job_start(job: Job, host: Host, driver) -> None:
-    try:
-        container = driver.job_start(job_spec(job))
-    except Exception as error:  # noqa: BLE001 - a job that cannot start is retried with backoff
-        log.warning("could not start %s %s: %s", job.app.name, job.name, error)
-        _job_crashed(job, driver, exit_code=None, error=f"could not start: {error}")
+def job_check(job: Job) -> HealthCheck | None:
+    """The HTTP health check of a job's release for its process type, or None: the TCP check."""
+    check = job.release.checks.get(job.process_type)
+    return HealthCheck(check["path"], check.get("timeout", 2.0), check.get("passes", 2)) if check else None
+
+
+def _job_started(job: Job, live: LiveHost, outcome: JobContainer | Exception) -> None:
+    if isinstance(outcome, Exception):
+        log.warning("could not start %s %s: %s", job.app.name, job.name, outcome)
+        _job_crashed(job, live.driver, exit_code=None, error=f"could not start: {outcome}")
         return
+    container, host = outcome, live.host
     job.host = host
     job.container_id = container.container_id
     job.host_port = container.host_port
     job.state = JobState.STARTING
     job.started_at = timezone.now()
-    job.restart_at = None
-    job.exit_code = None
-    job.error = ""
+    job.restart_at = None  # exit_code and error stay: why it last stopped, for `paas ps`
     job.stop_signalled_at = None
     job.routed_at = None
+    job.check_passes = job.check_failures = 0
+    job.last_check = ""
     job.save()
 
 
 def _check_health(live: dict[int, LiveHost]) -> None:
-    """Marks starting jobs up once healthy (web: its port accepts connections); enforces the boot timeout."""
-    for job in Job.objects.filter(state=JobState.STARTING, host__in=live.keys()).select_related("app"):
+    """Marks starting jobs up once healthy; enforces the boot timeout. The checks run in parallel.
+
+    Web jobs pass their HTTP check (or, without one, their port accepts connections) as many times in a row as
+    the check asks; other jobs are up once running.
+    """
+    starting = Job.objects.filter(state=JobState.STARTING, host__in=live.keys()).select_related("app", "release")
+    checks = [(job, live[job.host_id], _job_container(job, live[job.host_id]), job_check(job)) for job in starting]
+    with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
+        results = list(pool.map(lambda item: _checks_in_a_row(item[0], item[1].driver, item[2], item[3]), checks))
+    for (job, live_host, _container, check), (passes, result) in zip(checks, results, strict=True):
         with _job_step(job, "check"):
-            _check_job_health(job, live[job.host_id])
+            _check_recorded(job, live_host, check, passes, result)
 
 
-def _check_job_health(job: Job, live: LiveHost) -> None:
+def _job_container(job: Job, live: LiveHost) -> JobContainer:
     container = live.containers.get(job.pk)
     if container is None or container.container_id != job.container_id:
         container = JobContainer(job.pk, job.container_id, True, None, job.host_port)  # started this pass
-    healthy = live.driver.job_healthy(container) if job.process_type == "web" else container.running
-    if healthy:
-        Job.objects.filter(pk=job.pk).update(state=JobState.UP, updated_at=timezone.now())
-    elif timezone.now() - job.started_at > BOOT_TIMEOUT:
+    return container
+
+
+def _checks_in_a_row(job: Job, driver, container: JobContainer, check: HealthCheck | None) -> tuple[int, CheckResult]:
+    """Checks a job until it has passed as many times in a row as needed, or fails (in a worker thread)."""
+    if job.process_type != "web":
+        return (1, CheckResult(True, "running")) if container.running else (0, CheckResult(False, "not running"))
+    needed = check.passes if check else 1
+    try:
+        result = driver.job_check(container, check)
+        passes = job.check_passes + 1 if result.passed else 0
+        while result.passed and passes < needed:
+            time.sleep(CHECK_SPACING)
+            result = driver.job_check(container, check)
+            passes = passes + 1 if result.passed else 0
+    except Exception as error:  # noqa: BLE001 - a host that cannot check is a check that failed
+        return 0, CheckResult(False, f"could not check: {error}")
+    return passes, result
+
+
+def _check_recorded(job: Job, live: LiveHost, check: HealthCheck | None, passes: int, result: CheckResult) -> None:
+    job.check_passes, job.last_check = passes, result.detail[:200]
+    job.check_failures = job.check_failures + 1 if result.answered and not result.passed else 0
+    if passes >= (check.passes if check and job.process_type == "web" else 1):
+        job.state = JobState.UP
+        job.save(update_fields=["state", "check_passes", "check_failures", "last_check", "updated_at"])
+        return
+    booted_for = timezone.now() - job.started_at
+    gave_up = job.check_failures >= CHECK_FAILURES_BEFORE_KILL and booted_for > CHECK_GRACE
+    if gave_up or booted_for > BOOT_TIMEOUT:
         live.driver.job_signal(job.container_id, "SIGKILL")
-        _job_crashed(job, live.driver, exit_code=None, error="web process did not listen on $PORT within 60s")
+        _job_crashed(job, live.driver, exit_code=None, error=_check_error(job, check, result))
+        return
+    job.save(update_fields=["check_passes", "check_failures", "last_check", "updated_at"])
+
+
+def _check_error(job: Job, check: HealthCheck | None, result: CheckResult) -> str:
+    """Why a job never got healthy, in words for `paas ps` and the pusher."""
+    if job.process_type != "web":
+        return "it did not start"
+    if check is None:
+        return f"web process did not listen on $PORT within {BOOT_TIMEOUT.seconds}s"
+    seen = f"answered {result.detail.removeprefix('HTTP ')}" if result.answered else f"got {result.detail}"
+    error = f"health check failed: GET {check.path} {seen}"
+    event_record(app=job.app, actor=None, action=EventAction.JOB_CHECK_FAILED, detail=f"{job.name} {error}")
+    return error
 
 
 def _forgive_stable_jobs() -> None:

@@ -1,7 +1,11 @@
+import shutil
+
 import pytest
+from django.conf import settings
 
 from hosts.drivers.memory import MemoryHostDriver
 from scheduler import router
+from scheduler.logs import log_collector_reset
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +14,5 @@ def _fresh_memory_drivers():
     router.memory_router["config"] = None
     yield
     MemoryHostDriver.reset()
+    log_collector_reset()  # fake containers' ids repeat from one test to the next
+    shutil.rmtree(settings.DATA_DIR / "logs", ignore_errors=True)

@@ -4,6 +4,7 @@
 and scale simulations. The driver is chosen by the PAAS_HOST_DRIVER setting.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +21,28 @@ class JobSpec:
     command: str
     env: dict[str, str] = field(default_factory=dict)
     port: int | None = None
+    memory: str | None = None  # Docker's units (512m, 2g); None: the host's default
+    cpus: float | None = None  # None: the host's default
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """An HTTP health check: GET `path` on the job's port answers 2xx or 3xx within `timeout` seconds,
+    `passes` times in a row."""
+
+    path: str
+    timeout: float = 2.0
+    passes: int = 2
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One health check's outcome, and what it saw ("200 OK in 12 ms", "connection refused", "HTTP 500").
+    `answered` is true when the job's process answered, even with an error."""
+
+    passed: bool
+    detail: str
+    answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,7 @@ class JobContainer:
     running: bool
     exit_code: int | None = None
     host_port: int | None = None
+    oom_killed: bool = False
 
 
 class HostDriver(Protocol):
@@ -42,9 +66,16 @@ class HostDriver(Protocol):
 
     def job_healthy(self, container: JobContainer) -> bool: ...
 
+    def job_check(self, container: JobContainer, check: HealthCheck | None) -> CheckResult: ...
+
     def job_signal(self, container_id: str, signal: str) -> None: ...
 
     def job_remove(self, container_id: str) -> None: ...
+
+    def job_logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[float, str, str]]:
+        """The container's output as (timestamp, "stdout" or "stderr", line), after `since` when given,
+        following it until the container ends."""
+        ...
 
     def image_present(self, image: str) -> bool: ...
 

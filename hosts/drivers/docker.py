@@ -3,13 +3,18 @@
 This module and `hosts.engine` are the only code that talks to Docker.
 """
 
+import calendar
+import dataclasses
+import http.client
 import socket
+import struct
+import time
 from dataclasses import dataclass
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from hosts.drivers import JobContainer, JobSpec
+from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec
 
 LABEL_INSTANCE = "paas.instance"
 LABEL_JOB = "paas.job"
@@ -41,9 +46,9 @@ class Confinement:
 
         return cls(settings.PAAS_BUILD_MEMORY, settings.PAAS_BUILD_CPUS, settings.PAAS_PIDS_LIMIT)
 
-    def options(self, client) -> dict:
+    def options(self, client, engine_cpus: int | None = None) -> dict:
         """The options of docker-py's `containers.create` that apply it (CPUs capped at what the engine has)."""
-        cpus = min(self.cpus, client.info()["NCPU"])
+        cpus = min(self.cpus, engine_cpus or client.info()["NCPU"])
         return {
             "user": APP_USER,
             "cap_drop": ["ALL"],
@@ -88,6 +93,13 @@ class DockerHostDriver:
         self.address = address
         self.instance = instance
         self.confinement = confinement or Confinement.for_jobs()
+        self._engine_cpus: int | None = None  # asked of the engine once
+        self._network: str | None = None  # checked once, then reused
+
+    def _confinement(self, spec: JobSpec) -> Confinement:
+        """The host's confinement, with the job's own memory and CPU limits where it has them."""
+        changes = {"memory": spec.memory, "cpus": spec.cpus}
+        return dataclasses.replace(self.confinement, **{key: value for key, value in changes.items() if value})
 
     def job_start(self, spec: JobSpec) -> JobContainer:
         ports = {f"{spec.port}/tcp": (self.address, None)} if spec.port else {}
@@ -100,17 +112,27 @@ class DockerHostDriver:
             init=True,
             environment=spec.env,
             ports=ports,
-            network=instance_network(self.client, self.instance),
+            network=self._job_network(),
             labels={
                 LABEL_INSTANCE: self.instance,
                 LABEL_JOB: str(spec.job_id),
                 "paas.app": spec.app,
                 "paas.process_type": spec.process_type,
             },
-            **self.confinement.options(self.client),
+            **self._confinement(spec).options(self.client, self._cpus()),
         )
         container.reload()
         return self._job_container(container)
+
+    def _cpus(self) -> int:
+        if self._engine_cpus is None:
+            self._engine_cpus = self.client.info()["NCPU"]
+        return self._engine_cpus
+
+    def _job_network(self) -> str:
+        if self._network is None:
+            self._network = instance_network(self.client, self.instance)
+        return self._network
 
     def job_containers(self) -> dict[int, JobContainer]:
         labels = [f"{LABEL_INSTANCE}={self.instance}", LABEL_JOB]  # job containers only, not builds
@@ -139,6 +161,16 @@ class DockerHostDriver:
             except OSError:
                 return False
 
+    def job_check(self, container: JobContainer, check: HealthCheck | None) -> CheckResult:
+        """Without a check, whether the port takes connections; with one, an HTTP GET of its path from the host
+        side, passing on 2xx or 3xx within its timeout."""
+        if check is None:
+            healthy = self.job_healthy(container)
+            return CheckResult(healthy, "port open" if healthy else "connection refused")
+        if not container.running or not container.host_port:
+            return CheckResult(False, "not running")
+        return http_check(self.address, container.host_port, check)
+
     def job_signal(self, container_id: str, signal: str) -> None:
         try:
             self.client.api.kill(container_id, signal=signal)
@@ -154,6 +186,26 @@ class DockerHostDriver:
             self.client.api.remove_container(container_id, force=True)
         except NotFound:
             pass
+
+    def job_logs(self, container_id: str, since: float | None = None):
+        """The container's output lines, stdout and stderr told apart, from Docker's log (after `since`), following
+        it until the container ends; nothing when the container is gone."""
+        api = self.client.api
+        params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1, "tail": "all"}
+        if since:
+            params["since"] = f"{since:.9f}"
+        response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
+        try:
+            api._raise_for_status(response)
+        except NotFound:
+            return
+        api._disable_socket_timeout(api._get_raw_response_socket(response))
+        with response:
+            for stream, payload in _log_frames(response.raw):
+                for line in payload.decode("utf-8", "replace").splitlines():
+                    at, text = _log_line(line)
+                    if since is None or at > since:
+                        yield at, stream, text
 
     def image_present(self, image: str) -> bool:
         try:
@@ -179,7 +231,57 @@ class DockerHostDriver:
             running=running,
             exit_code=None if running else state.get("ExitCode"),
             host_port=_published_port(container.attrs),
+            oom_killed=bool(state.get("OOMKilled")),
         )
+
+
+def http_check(address: str, port: int, check: HealthCheck) -> CheckResult:
+    """GET `check.path` on address:port; passes on 2xx or 3xx within the check's timeout."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection(address, port, timeout=check.timeout)
+    try:
+        connection.request("GET", check.path, headers={"User-Agent": "paas-health-check"})
+        response = connection.getresponse()
+        response.read(64 * 1024)
+    except TimeoutError:
+        return CheckResult(False, f"no answer within {check.timeout:g}s")
+    except ConnectionRefusedError:
+        return CheckResult(False, "connection refused")
+    except (OSError, http.client.HTTPException) as error:
+        return CheckResult(False, f"no HTTP answer ({type(error).__name__})")
+    finally:
+        connection.close()
+    took = round((time.monotonic() - started) * 1000)
+    if 200 <= response.status < 400:
+        return CheckResult(True, f"{response.status} {response.reason} in {took} ms", answered=True)
+    return CheckResult(False, f"HTTP {response.status}", answered=True)
+
+
+LOG_STREAMS = {1: "stdout", 2: "stderr"}
+
+
+def _log_frames(raw):
+    """(stream, payload) of each frame of a multiplexed log stream (a container without a TTY)."""
+    while True:
+        header = raw.read(8)
+        if len(header) < 8:
+            return
+        kind, length = struct.unpack(">BxxxL", header)
+        payload = raw.read(length) if length else b""
+        if length and not payload:
+            return
+        yield LOG_STREAMS.get(kind, "stdout"), payload
+
+
+def _log_line(line: str) -> tuple[float, str]:
+    """A line Docker prefixed with its RFC 3339 time (2026-11-25T22:26:26.123456789Z text) as (timestamp, text)."""
+    stamp, _, text = line.partition(" ")
+    try:
+        seconds = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+        fraction = float("0." + stamp[20:].rstrip("Z")) if stamp[19:20] == "." else 0.0
+    except ValueError:
+        return time.time(), line
+    return seconds + fraction, text
 
 
 def _published_port(attrs: dict) -> int | None:

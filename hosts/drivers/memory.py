@@ -2,8 +2,9 @@
 
 import itertools
 import threading
+import time
 
-from hosts.drivers import JobContainer, JobSpec
+from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec
 
 
 class MemoryHostDriver:
@@ -17,11 +18,15 @@ class MemoryHostDriver:
         self.containers: dict[str, JobContainer] = {}
         self.specs: dict[str, JobSpec] = {}
         self.unhealthy: set[str] = set()
+        self.unhealthy_releases: set[str] = set()  # containers of these releases (v2) start unhealthy
         self.signals: list[tuple[str, str]] = []
         self.failing: set[str] = set()
         self.images_gone: set[str] = set()
         self._ids = itertools.count(1)
         self._ports = itertools.count(40000)
+        self.logs: dict[str, list[tuple[float, str, str]]] = {}  # container id -> what it wrote
+        self.closed = False  # reset: followers of its logs end
+        self._log_written = threading.Condition()
 
     @classmethod
     def for_host(cls, name: str) -> "MemoryHostDriver":
@@ -31,6 +36,9 @@ class MemoryHostDriver:
     @classmethod
     def reset(cls) -> None:
         with cls._lock:
+            for driver in cls._hosts.values():
+                driver.closed = True
+                driver._logs_changed()
             cls._hosts.clear()
 
     def job_start(self, spec: JobSpec) -> JobContainer:
@@ -40,6 +48,8 @@ class MemoryHostDriver:
         container = JobContainer(spec.job_id, container_id, running=True, host_port=port)
         self.containers[container_id] = container
         self.specs[container_id] = spec
+        if spec.env.get("PAAS_RELEASE") in self.unhealthy_releases:
+            self.unhealthy.add(container_id)
         return container
 
     def job_containers(self) -> dict[int, JobContainer]:
@@ -48,6 +58,17 @@ class MemoryHostDriver:
 
     def job_healthy(self, container: JobContainer) -> bool:
         return container.running and container.container_id not in self.unhealthy
+
+    def job_check(self, container: JobContainer, check: HealthCheck | None) -> CheckResult:
+        """TCP without a check; with one, an unhealthy container answers HTTP 500."""
+        if check is None:
+            healthy = self.job_healthy(container)
+            return CheckResult(healthy, "port open" if healthy else "connection refused")
+        if not container.running:
+            return CheckResult(False, "connection refused")
+        if container.container_id in self.unhealthy:
+            return CheckResult(False, "HTTP 500", answered=True)
+        return CheckResult(True, "200 OK in 1 ms", answered=True)
 
     def job_signal(self, container_id: str, signal: str) -> None:
         self._maybe_fail("job_signal")
@@ -58,6 +79,36 @@ class MemoryHostDriver:
     def job_remove(self, container_id: str) -> None:
         self._maybe_fail("job_remove")
         self.containers.pop(container_id, None)
+        self.logs.pop(container_id, None)  # as Docker's go with the container
+        self._logs_changed()
+
+    def job_logs(self, container_id: str, since: float | None = None):
+        """The lines fed to the container (after `since`), then those fed later, until it stops or is removed."""
+        self._maybe_fail("job_logs")
+        sent = 0
+        while True:
+            with self._log_written:
+                lines = self.logs.get(container_id, [])[sent:]
+                sent += len(lines)
+                container = self.containers.get(container_id)
+                ended = self.closed or container is None or not container.running
+                if not lines and not ended:
+                    self._log_written.wait(1)
+                    continue
+            yield from (line for line in lines if since is None or line[0] > since)
+            if ended and not lines:
+                return
+
+    def _logs_changed(self) -> None:
+        """Wakes the followers of this host's logs: a line came, or a container ended."""
+        with self._log_written:
+            self._log_written.notify_all()
+
+    def log_feed(self, container_id: str, text: str, stream: str = "stdout", at: float | None = None) -> None:
+        """Makes a fake container write a line, as its process would."""
+        with self._log_written:
+            self.logs.setdefault(container_id, []).append((time.time() if at is None else at, stream, text))
+            self._log_written.notify_all()
 
     def image_present(self, image: str) -> bool:
         self._maybe_fail("image_present")
@@ -71,7 +122,11 @@ class MemoryHostDriver:
         if method in self.failing:
             raise ConnectionError(f"{self.name}: {method} failed (simulated)")
 
-    def exit(self, container_id: str, exit_code: int) -> None:
-        """Makes a fake container stop, as a crashed or stopped process would."""
+    def exit(self, container_id: str, exit_code: int, *, oom_killed: bool = False) -> None:
+        """Makes a fake container stop, as a crashed or stopped process would (or one the kernel killed for
+        memory)."""
         old = self.containers[container_id]
-        self.containers[container_id] = JobContainer(old.job_id, container_id, False, exit_code, old.host_port)
+        self.containers[container_id] = JobContainer(
+            old.job_id, container_id, False, exit_code, old.host_port, oom_killed=oom_killed
+        )
+        self._logs_changed()

@@ -4,6 +4,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -60,15 +61,19 @@ class ApiClient:
         config = config_load()
         return cls(os.environ.get("PAAS_URL") or config.get("url"), os.environ.get("PAAS_TOKEN") or config.get("token"))
 
-    def request(self, method: str, path: str, body: dict | None = None):
+    def _request(self, method: str, path: str, body: dict | None, accept: str) -> urllib.request.Request:
         if not self.url or not self.token:
             raise CliError("not logged in; run: paas login URL (it asks for your API token)")
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/api{path}", data=data, method=method)
         request.add_header("Authorization", f"Token {self.token}")
-        request.add_header("Accept", "application/json")
+        request.add_header("Accept", accept)
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        return request
+
+    def request(self, method: str, path: str, body: dict | None = None):
+        request = self._request(method, path, body, "application/json")
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 payload = response.read()
@@ -81,6 +86,19 @@ class ApiClient:
 
     def get(self, path: str):
         return self.request("GET", path)
+
+    def stream_lines(self, path: str, timeout: float | None = 60) -> Iterator[str]:
+        """GETs a text resource and yields its lines as they arrive (a followed log); `timeout` None waits forever."""
+        request = self._request("GET", path, None, "text/plain, application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                for line in response:
+                    yield line.decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            raise _http_error(error) from error
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise CliError(f"cannot reach the platform at {self.url}: {reason}") from error
 
     def post(self, path: str, body: dict):
         return self.request("POST", path, body)

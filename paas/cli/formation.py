@@ -61,10 +61,19 @@ def scale(client, counts, no_wait, timeout, as_json):
     click.echo(f"{name}: {shown or 'nothing scaled'}" + (f" (v{formation['release']})" if formation["release"] else ""))
 
 
+def _uptime(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _job_note(job: dict) -> str:
-    if job["state"] == "crashed":
-        return f"exited {job['exit_code']}; {job['restarts']} restarts" + (f"; {job['error']}" if job["error"] else "")
-    return f"{job['restarts']} restarts" if job["restarts"] else ""
+    """Restarts, and why it last stopped (out of memory, a failed check, exit N)."""
+    restarts = f"{job['restarts']} restarts" if job["restarts"] else ""
+    return "; ".join(part for part in (restarts, job.get("reason", "")) if part)
 
 
 @click.command()
@@ -72,7 +81,7 @@ def _job_note(job: dict) -> str:
 @json_option
 @pass_client
 def ps(client, as_json):
-    """List an app's jobs and their states."""
+    """List an app's jobs: state, uptime, host, limits, last health check, restarts and why it last stopped."""
     echo_listing(
         client.get(f"/apps/{current_app()}/jobs/"),
         as_json,
@@ -83,6 +92,9 @@ def ps(client, as_json):
             f"v{job['release']}",
             job["host"] or "-",
             (job["container_id"] or "")[:12],
+            _uptime(job.get("uptime")),
+            f"{job['limits']['memory']}/{job['limits']['cpus']:g}cpu" if job.get("limits") else "-",
+            job.get("last_check") or "-",
             _job_note(job),
         ],
     )

@@ -2,7 +2,7 @@
 
 import click
 
-from paas.cli import account, apps, formation, releases, users
+from paas.cli import account, apps, formation, logs, releases, runtime, users
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
@@ -10,7 +10,7 @@ from paas.cli.options import remember_app
 SECTIONS = (
     ("Getting started", ("login", "keys", "create", "apps", "info", "whoami")),
     ("Releases and config", ("releases", "rollback", "env", "builds")),
-    ("Running the app", ("scale", "ps", "restart")),
+    ("Running the app", ("scale", "ps", "restart", "logs", "checks", "limits")),
     ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "destroy")),
     ("The platform and this CLI", ("up", "version", "completion", "help")),
@@ -88,6 +88,9 @@ for command in (
     formation.scale,
     formation.ps,
     formation.restart,
+    logs.logs,
+    runtime.checks,
+    runtime.limits,
     users.access,
     users.tokens,
     users.users,
