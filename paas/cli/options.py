@@ -83,6 +83,21 @@ def wait_for_rollout(client: ApiClient, name: str, release: int | None, timeout:
         time.sleep(0.5)
 
 
+def release_change(client: ApiClient, resource: str, changes: dict, no_wait: bool, timeout: float) -> None:
+    """PATCHes an app resource whose change makes a release (config, checks), then waits for its rollout."""
+    name = current_app()
+    answer = client.patch(f"/apps/{name}/{resource}/", changes)
+    if answer["release"] is None:
+        click.echo("No change; no new release.")
+        return
+    click.echo(f"Made v{answer['release']} of {name}")
+    formation = client.get(f"/apps/{name}/formation/")
+    if formation["release"] is None:
+        click.echo("It takes effect with the first deploy: git push paas main")
+    elif not no_wait:
+        wait_for_rollout(client, name, answer["release"], timeout)
+
+
 def wait_options(command):
     """--no-wait and --timeout, for commands that roll out a release."""
     command = click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the rollout.")(

@@ -11,6 +11,7 @@ from paas.cli.options import (
     json_option,
     parse_assignments,
     pass_client,
+    release_change,
     wait_for_rollout,
     wait_options,
 )
@@ -132,20 +133,6 @@ def env_get(client, key):
     click.echo(config[key])
 
 
-def _config_change(client, changes: dict, no_wait: bool, timeout: float) -> None:
-    name = current_app()
-    answer = client.patch(f"/apps/{name}/config/", changes)
-    if answer["release"] is None:
-        click.echo("No change; no new release.")
-        return
-    click.echo(f"Made v{answer['release']} of {name}")
-    formation = client.get(f"/apps/{name}/formation/")
-    if formation["release"] is None:
-        click.echo("It takes effect with the first deploy: git push paas main")
-    elif not no_wait:
-        wait_for_rollout(client, name, answer["release"], timeout)
-
-
 @env.command("set")
 @click.argument("assignments", nargs=-1, required=True)
 @app_option
@@ -153,7 +140,7 @@ def _config_change(client, changes: dict, no_wait: bool, timeout: float) -> None
 @pass_client
 def env_set(client, assignments, no_wait, timeout):
     """Set config vars, KEY=VALUE ..., in one new release rolled out like a push."""
-    _config_change(client, parse_assignments(assignments), no_wait, timeout)
+    release_change(client, "config", parse_assignments(assignments), no_wait, timeout)
 
 
 @env.command("unset")
@@ -163,7 +150,7 @@ def env_set(client, assignments, no_wait, timeout):
 @pass_client
 def env_unset(client, keys, no_wait, timeout):
     """Unset config vars, KEY ..., in one new release rolled out like a push."""
-    _config_change(client, dict.fromkeys(keys), no_wait, timeout)
+    release_change(client, "config", dict.fromkeys(keys), no_wait, timeout)
 
 
 @click.group(invoke_without_command=True)

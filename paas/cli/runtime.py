@@ -3,7 +3,15 @@
 import click
 
 from paas.cli.client import CliError
-from paas.cli.options import app_option, current_app, json_option, pass_client, wait_for_rollout, wait_options
+from paas.cli.options import (
+    app_option,
+    current_app,
+    json_option,
+    pass_client,
+    release_change,
+    wait_for_rollout,
+    wait_options,
+)
 from paas.cli.output import echo_json, echo_table
 
 ROLLOUT_TIMEOUT = 120.0
@@ -31,20 +39,6 @@ def checks(ctx, client, as_json):
         echo_table(rows)
 
 
-def _checks_change(client, changes: dict, no_wait: bool, timeout: float) -> None:
-    name = current_app()
-    answer = client.patch(f"/apps/{name}/checks/", changes)
-    if answer["release"] is None:
-        click.echo("No change; no new release.")
-        return
-    click.echo(f"Made v{answer['release']} of {name}")
-    formation = client.get(f"/apps/{name}/formation/")
-    if formation["release"] is None:
-        click.echo("It takes effect with the first deploy: git push paas main")
-    elif not no_wait:
-        wait_for_rollout(client, name, answer["release"], timeout)
-
-
 @checks.command("set")
 @click.argument("process_type")
 @click.argument("path")
@@ -56,7 +50,7 @@ def _checks_change(client, changes: dict, no_wait: bool, timeout: float) -> None
 def checks_set(client, process_type, path, check_timeout, passes, no_wait):
     """Check PROCESS_TYPE with GET PATH (2xx or 3xx passes), in a new release rolled out like a push."""
     check = {"path": path, "timeout": check_timeout, "passes": passes}
-    _checks_change(client, {process_type: check}, no_wait, ROLLOUT_TIMEOUT)
+    release_change(client, "checks", {process_type: check}, no_wait, ROLLOUT_TIMEOUT)
 
 
 @checks.command("unset")
@@ -66,7 +60,7 @@ def checks_set(client, process_type, path, check_timeout, passes, no_wait):
 @pass_client
 def checks_unset(client, process_type, no_wait, timeout):
     """Back to the TCP check for PROCESS_TYPE, in a new release rolled out like a push."""
-    _checks_change(client, {process_type: None}, no_wait, timeout)
+    release_change(client, "checks", {process_type: None}, no_wait, timeout)
 
 
 def _limits_shown(limits: dict) -> str:
