@@ -172,6 +172,12 @@ def platform(tmp_path_factory):
         running.cleanup()
 
 
+def ok(result) -> str:
+    """The output of a CLI run that must have succeeded."""
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def commit(platform, directory: Path, message: str) -> None:
     if not (directory / ".git").exists():
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)

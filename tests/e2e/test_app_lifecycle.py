@@ -5,7 +5,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.conftest import LoadLoop, commit, eventually
+from tests.e2e.conftest import LoadLoop, commit, eventually, ok
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +28,6 @@ def write_greeter(directory: Path) -> None:
     (directory / "app.py").write_text(GREETER)
     (directory / "requirements.txt").write_text("flask\ngunicorn\n")
     (directory / "Procfile").write_text("web: gunicorn --bind 0.0.0.0:$PORT --workers 2 app:app\n")
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_config_rollback_diff_restart_and_destroy(logged_in):

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.conftest import commit, eventually
+from tests.e2e.conftest import commit, eventually, ok
 
 pytestmark = pytest.mark.e2e
 
@@ -62,11 +62,6 @@ class Follower(threading.Thread):
 
     def seen(self, text: str) -> bool:
         return any(text in line for line in self.lines)
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def _push(platform, source: Path, version: int) -> None:

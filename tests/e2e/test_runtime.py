@@ -7,7 +7,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.conftest import commit, eventually
+from tests.e2e.conftest import commit, eventually, ok
 
 pytestmark = pytest.mark.e2e
 
@@ -42,11 +42,6 @@ def write_server(directory: Path, version: str, health: int = 200) -> None:
     (directory / "app.py").write_text(f"VERSION = {version!r}\nHEALTH = {health}\n" + SERVER)
     (directory / "requirements.txt").write_text("")
     (directory / "Procfile").write_text("web: python app.py\n")
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_a_release_whose_health_check_fails_keeps_the_old_one_serving(logged_in):
