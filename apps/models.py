@@ -103,6 +103,8 @@ class EventAction(models.TextChoices):
     LIMITS = "limits", "Limits changed"
     JOB_OOM = "job.oom", "Job killed: out of memory"
     JOB_CHECK_FAILED = "job.check_failed", "Job failed its health check"
+    RUN = "run", "One-off run"
+    RELEASE_PHASE_FAILED = "release_phase.failed", "Release phase failed"
     KEY_ADD = "key.add", "Key added"
     KEY_REMOVE = "key.remove", "Key removed"
     ACCESS_ADD = "access.add", "Collaborator added"

@@ -14,7 +14,9 @@ from apps.logs import app_log_event
 from apps.selectors import app_url
 from buildpacks.models import FINAL_STATES, Build, BuildState
 from buildpacks.services import STALE_MARGIN_SECONDS, build_create, build_fail
+from formations.services import RELEASE_PHASE
 from paas.terminal import TerminalText
+from scheduler.oneoff import release_phase_get
 from scheduler.selectors import deploy_status
 
 POLL_SECONDS = 0.3
@@ -88,9 +90,21 @@ async def _give_up(build: Build, state: str, patience: float) -> str:
 async def _deploy_stream(build: Build) -> AsyncIterator[dict]:
     release = build.release
     yield {"log": "-----> Launching...\n"}
-    deadline = time.monotonic() + settings.PAAS_DEPLOY_TIMEOUT
+    releasing = RELEASE_PHASE in release.processes
+    if releasing:
+        yield {"log": f"-----> Running release command: {release.processes[RELEASE_PHASE]}\n"}
+    deadline = time.monotonic() + settings.PAAS_DEPLOY_TIMEOUT + (settings.PAAS_RELEASE_TIMEOUT if releasing else 0)
+    offset = 0
     while True:
         status = await in_thread(deploy_status)(release=release)
+        if releasing:
+            phase = await in_thread(release_phase_get)(release=release, offset=offset)
+            if phase.output:
+                offset = phase.offset
+                yield {"log": indented(phase.output)}
+            if status.state != "releasing":
+                releasing = False
+                deadline = time.monotonic() + settings.PAAS_DEPLOY_TIMEOUT
         if status.state in ("done", "superseded"):
             note = f" ({status.message})" if status.message else ""
             app_log_event(build.app.name, "deploy", f"v{release.version} deployed{note}")
@@ -106,3 +120,8 @@ async def _deploy_stream(build: Build) -> AsyncIterator[dict]:
             yield {"exit": 1}
             return
         await asyncio.sleep(POLL_SECONDS)
+
+
+def indented(text: str) -> str:
+    """Output of the app's own commands, indented under the build's `----->` steps."""
+    return "".join(f"       {line}" for line in text.splitlines(keepends=True))

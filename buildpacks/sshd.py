@@ -24,6 +24,7 @@ from buildpacks.push import in_thread, push_stream
 from buildpacks.services import push_too_large_message, repo_ensure, scratch_dir, scratch_remove
 from paas.errors import Forbidden, InvalidInput, PaasError
 from paas.terminal import terminal_safe
+from scheduler.ssh_runs import is_run_command, ssh_run, ssh_run_command
 
 log = logging.getLogger("paas.git")
 
@@ -42,7 +43,8 @@ def parse_git_command(command: str | None) -> tuple[str, str]:
     except ValueError as error:
         raise InvalidInput(f"cannot parse the command {command!r}") from error
     if len(words) != 2 or words[0] not in GIT_SERVICES:
-        raise InvalidInput(f"{words[0] if words else command!r} is not allowed; only git push and fetch are")
+        refused = words[0] if words else command
+        raise InvalidInput(f"{refused!r} is not allowed; only git push and fetch are, and run APP -- COMMAND")
     match = _REPO_PATH.match(words[1])
     if not match:
         raise InvalidInput(f"{words[1]!r} is not an app repository; use ssh://git@HOST:PORT/APP.git")
@@ -87,7 +89,10 @@ def _say(process: asyncssh.SSHServerProcess, text: str) -> None:
 
 
 async def handle_session(process: asyncssh.SSHServerProcess) -> None:
-    """One SSH session: a git service on one app's repository."""
+    """One SSH session: a git service on one app's repository, or a one-off run (`run APP -- COMMAND`)."""
+    if is_run_command(process.command):
+        await _handle_run(process)
+        return
     try:
         service, app_name = parse_git_command(process.command)
         user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
@@ -103,6 +108,25 @@ async def handle_session(process: asyncssh.SSHServerProcess) -> None:
     except Exception:
         log.exception("git session failed")
         _say(process, "error: internal error in the git receiver; see the platform's log\n")
+        status = 1
+    with contextlib.suppress(Exception):
+        process.exit(status)
+
+
+async def _handle_run(process: asyncssh.SSHServerProcess) -> None:
+    """A one-off run attached to this session, for a user who may push to the app."""
+    try:
+        app_name, command = ssh_run_command(shlex.split(process.command))
+        user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
+        status = await ssh_run(process, user, app, command, in_thread)
+    except PaasError as error:
+        _say(process, f"error: {error}\n")
+        status = 1
+    except (ConnectionError, asyncssh.Error):
+        status = 1
+    except Exception:
+        log.exception("run session failed")
+        _say(process, "error: internal error in the run; see the platform's log\n")
         status = 1
     with contextlib.suppress(Exception):
         process.exit(status)

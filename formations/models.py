@@ -8,6 +8,14 @@ class Formation(models.Model):
 
     app = models.OneToOneField("apps.App", on_delete=models.CASCADE, related_name="formation")
     release = models.ForeignKey("releases.Release", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    releasing = models.ForeignKey(
+        "releases.Release",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A release whose release phase runs; it replaces `release` once that succeeds",
+    )
     counts = models.JSONField(default=dict, blank=True, help_text="Process type -> replica count")
     failed_release = models.ForeignKey(
         "releases.Release",

@@ -39,8 +39,10 @@ def _validate_counts(formation: Formation, counts: dict) -> None:
     for process_type, count in counts.items():
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_REPLICAS:
             raise InvalidInput(f"{process_type}={count!r}: a count is a whole number from 0 to {MAX_REPLICAS}")
+        if process_type == RELEASE_PHASE:
+            raise InvalidInput("release runs once per deploy, before the new release starts; it is not scaled")
         if process_type not in known:
-            listed = ", ".join(sorted(known)) or "none yet: push code with a Procfile first"
+            listed = ", ".join(sorted(known - {RELEASE_PHASE})) or "none yet: push code with a Procfile first"
             raise InvalidInput(f"no process type {process_type!r} in this app; its types are: {listed}")
     _quota_check_replicas(formation, {**formation.counts, **counts})
 
@@ -70,24 +72,66 @@ def formation_scale(*, app: App, counts: dict, actor) -> Formation:
     return formation
 
 
+RELEASE_PHASE = "release"  # the Procfile's process type that runs once per deploy, before the release starts
+
+
 def formation_deploy(*, app: App, release: Release, actor) -> Formation:
     """Moves `app`'s formation to `release`; the scheduler then rolls its jobs over.
 
-    On the first deploy of a release with a web process, web is scaled to 1, as Heroku does.
+    A release with a release phase (a `release:` process type) waits for it: the scheduler runs it once, and
+    moves the formation only if it succeeds (`formation_release_phase_ended`). A newer deploy supersedes it.
     """
     with transaction.atomic():
         formation = _formation_locked(app)
-        first_deploy = formation.release_id is None
-        formation.release = release
-        counts = {ptype: n for ptype, n in formation.counts.items() if ptype in release.processes}
-        if first_deploy and "web" in release.processes and not counts:
-            counts["web"] = 1
-        formation.counts = counts
         formation.failed_release = None
         formation.failure = ""
-        formation.save()
-        _app_log(app, "deploy", f"deploying v{release.version}", actor)
+        if RELEASE_PHASE in release.processes:
+            formation.releasing = release
+            formation.save()
+            _app_log(app, "deploy", f"v{release.version}: running its release command first", actor)
+        else:
+            _formation_move(formation, release)
+            _app_log(app, "deploy", f"deploying v{release.version}", actor)
         transaction.on_commit(lambda: wakeup("scheduler"))
+    return formation
+
+
+def _formation_move(formation: Formation, release: Release) -> None:
+    """Points the (locked) formation at `release`, keeping the counts of the types it has.
+
+    On the first deploy of a release with a web process, web is scaled to 1, as Heroku does.
+    """
+    first_deploy = formation.release_id is None
+    formation.release = release
+    formation.releasing = None
+    counts = {ptype: n for ptype, n in formation.counts.items() if ptype in release.processes}
+    counts.pop(RELEASE_PHASE, None)
+    if first_deploy and "web" in release.processes and not counts:
+        counts["web"] = 1
+    formation.counts = counts
+    formation.save()
+
+
+def formation_release_phase_ended(*, app: App, release: Release, error: str) -> Formation:
+    """The release phase of `release` has ended: without an error, the deploy goes on; with one, the release is
+    marked failed and the one serving keeps serving. Nothing changes if a newer deploy took over meanwhile."""
+    with transaction.atomic():
+        formation = _formation_locked(app)
+        if formation.releasing_id != release.pk:
+            return formation
+        if not error:
+            _formation_move(formation, release)
+            _app_log(app, "deploy", f"v{release.version}: release command succeeded; deploying v{release.version}")
+            transaction.on_commit(lambda: wakeup("scheduler"))
+            return formation
+        formation.releasing = None
+        formation.failed_release = release
+        formation.failure = f"release command failed: {error}"
+        formation.save()
+        serving = f"v{formation.release.version} keeps serving" if formation.release else "nothing was serving"
+        detail = f"v{release.version} {formation.failure}; {serving}"
+        event_record(app=app, actor=None, action=EventAction.RELEASE_PHASE_FAILED, detail=detail)
+        _app_log(app, "deploy", detail)
     return formation
 
 

@@ -136,13 +136,16 @@ def _check_docker(host) -> None:
 
 
 def _abandon_builds() -> None:
-    """In embedded mode this process is the only build worker: builds it is not running have ended."""
+    """In embedded mode this process is the only build worker, and holds every `paas run` terminal: builds it is
+    not running have ended, and attached runs it no longer holds are stopped."""
     from buildpacks.services import build_fail_interrupted
     from hosts.engine import build_engine
+    from scheduler.oneoff import runs_orphaned_stop
 
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         build_fail_interrupted()
         build_engine().build_containers_remove()
+        runs_orphaned_stop()  # their terminals were connected to this process
 
 
 def _router_hint(error) -> str:

@@ -173,14 +173,17 @@ PAAS_SCHEDULER_INTERVAL = float(os.environ.get("PAAS_SCHEDULER_INTERVAL", "2"))
 PAAS_STOP_GRACE = float(os.environ.get("PAAS_STOP_GRACE", "10"))
 PAAS_BUILD_TIMEOUT = float(os.environ.get("PAAS_BUILD_TIMEOUT", "900"))
 PAAS_DEPLOY_TIMEOUT = float(os.environ.get("PAAS_DEPLOY_TIMEOUT", "120"))
+# How long a release phase (the Procfile's `release:` command) may run before it is stopped and the deploy fails.
+PAAS_RELEASE_TIMEOUT = float(os.environ.get("PAAS_RELEASE_TIMEOUT", "3600"))
 # Quotas, refused with 409 and a message naming the setting: apps each user owns and SSH keys each user has (staff
 # are exempt from both), process types in one release, replicas of one app (all its process types together), and
-# builds pending or running at once per user.
+# builds pending or running at once per user, one-off runs (`paas run`) at once per app.
 PAAS_QUOTA_APPS = int(os.environ.get("PAAS_QUOTA_APPS", "50"))
 PAAS_QUOTA_KEYS = int(os.environ.get("PAAS_QUOTA_KEYS", "20"))
 PAAS_QUOTA_PROCESS_TYPES = int(os.environ.get("PAAS_QUOTA_PROCESS_TYPES", "20"))
 PAAS_QUOTA_REPLICAS = int(os.environ.get("PAAS_QUOTA_REPLICAS", "50"))
 PAAS_QUOTA_BUILDS = int(os.environ.get("PAAS_QUOTA_BUILDS", "3"))
+PAAS_QUOTA_RUNS = int(os.environ.get("PAAS_QUOTA_RUNS", "5"))
 _DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PAAS_BUILD_CA_BUNDLE = os.environ.get(
     "PAAS_BUILD_CA_BUNDLE", _DEFAULT_CA_BUNDLE if os.path.exists(_DEFAULT_CA_BUNDLE) else ""

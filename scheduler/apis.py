@@ -1,15 +1,21 @@
-"""REST endpoints for jobs, and for how far a rollout has got."""
+"""REST endpoints for jobs, one-off runs, and how far a rollout has got."""
 
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.selectors import app_get
 from formations.selectors import formation_get
 from releases.selectors import release_get
+from releases.services import config_validate_changes
+from scheduler import runs
 from scheduler.models import Job, JobState
+from scheduler.oneoff import release_phase_get
 from scheduler.selectors import ROLLOUT_STATES, deploy_status, job_list, limits_effective, limits_for, rollout_status
 
 
@@ -48,6 +54,8 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "kind",
+            "command",
             "process_type",
             "index",
             "release",
@@ -68,14 +76,23 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
 
+class ReleasePhaseSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=("pending", "running", "succeeded", "failed"))
+    output = serializers.CharField(allow_blank=True, help_text="What it printed, from `output_from` on")
+    offset = serializers.IntegerField(help_text="Ask with output_from=offset for the output that follows")
+    exit_code = serializers.IntegerField(allow_null=True)
+
+
 class RolloutSerializer(serializers.Serializer):
     release = serializers.IntegerField(allow_null=True)
     state = serializers.ChoiceField(choices=ROLLOUT_STATES)
     message = serializers.CharField(allow_blank=True)
+    release_phase = ReleasePhaseSerializer(allow_null=True, help_text="The release's release phase, if it has one")
 
 
 class RolloutParams(serializers.Serializer):
     release = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    output_from = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
 
 
 class JobListApi(APIView):
@@ -107,4 +124,57 @@ class RolloutApi(APIView):
             release = formation.release
             status = rollout_status(formation=formation)
         version = release.version if release else None
-        return Response({"release": version, "state": status.state, "message": status.message})
+        phase = release and release_phase_get(release=release, offset=params.validated_data["output_from"])
+        return Response(
+            {
+                "release": version,
+                "state": status.state,
+                "message": status.message,
+                "release_phase": phase and ReleasePhaseSerializer(phase).data,
+            }
+        )
+
+
+class RunSerializer(serializers.Serializer):
+    command = serializers.CharField(max_length=runs.COMMAND_MAX_CHARS, trim_whitespace=False)
+    detach = serializers.BooleanField(default=False, help_text="Return at once; the output goes to the app's log")
+    env = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=dict,
+        help_text="Variables added to the release's config for this run only",
+    )
+
+    def validate_env(self, env):
+        config_validate_changes(env)
+        return env
+
+
+class RunApi(APIView):
+    """Runs a one-off command in a job of the app's current release, with its config: not routed, not counted
+    in the formation, removed when it ends. Attached (the default), the response streams its output as NDJSON:
+    `{"stdout": text}` and `{"stderr": text}` lines, then `{"exit": code}`; closing the connection kills it."""
+
+    @extend_schema(
+        request=RunSerializer,
+        responses={
+            201: OpenApiResponse(JobSerializer, description="Detached: the job, running"),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description='Attached: {"stdout": ...}, {"stderr": ...} lines, then {"exit": N}'
+            ),
+        },
+    )
+    def post(self, request, name):
+        app = app_get(user=request.user, name=name)
+        body = RunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        start = runs.RunStart(body.validated_data["command"], attached=not body.validated_data["detach"])
+        start.env = body.validated_data["env"]
+        job, session = runs.run_start(app=app, actor=request.user, start=start)
+        if session is None:
+            return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+        output = runs.run_output_async if isinstance(request._request, ASGIRequest) else runs.run_output
+        response = StreamingHttpResponse(output(job, session), content_type="application/x-ndjson")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response

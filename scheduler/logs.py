@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass
 
 from apps.logs import app_log_event, app_log_last_time, app_log_write
-from scheduler.models import Job, JobState
+from scheduler.models import Job, JobKind, JobState
+from scheduler.oneoff import release_output_append
 
 log = logging.getLogger("paas.scheduler")
 
@@ -28,6 +29,8 @@ class FollowedJob:
     app_name: str
     job_name: str
     version: int
+    job_id: int = 0
+    keeps_output: bool = False  # a release phase: its output is also kept on its row, for the deployer
 
     @property
     def source(self) -> str:
@@ -35,7 +38,8 @@ class FollowedJob:
 
     @classmethod
     def of(cls, job: Job) -> "FollowedJob":
-        return cls(job.container_id, job.app.name, job.name, job.release.version)
+        keeps_output = job.kind == JobKind.RELEASE
+        return cls(job.container_id, job.app.name, job.name, job.release.version, job.pk, keeps_output)
 
 
 class JobLogFollower(threading.Thread):
@@ -47,11 +51,14 @@ class JobLogFollower(threading.Thread):
         self.ended = False
 
     def run(self) -> None:
+        output_written = 0
         try:
             for at, stream, text in self.driver.job_logs(self.job.container_id, self.since):
                 if self.collector.stopping.is_set():
                     return
                 app_log_write(app_name=self.job.app_name, entries=[(at, f"{self.job.source} {stream}", text)])
+                if self.job.keeps_output:
+                    output_written = release_output_append(self.job.job_id, text + "\n", output_written)
                 self.collector.cursors[self.job.container_id] = at
             self.ended = True
         except Exception as error:  # noqa: BLE001 - the next pass starts another follower from where this stopped
@@ -114,6 +121,7 @@ collector = LogCollector()
 def job_logs_collect(live: dict) -> None:
     """A reconcile step: a follower for every job container on a live host (`live`: host id -> LiveHost)."""
     jobs = Job.objects.filter(host__in=live.keys(), state__in=FOLLOWED_STATES).exclude(container_id="")
+    jobs = jobs.exclude(attached=True)  # what a `paas run` terminal shows is its user's alone
     try:
         targets = [(live[job.host_id].driver, FollowedJob.of(job)) for job in jobs.select_related("app", "release")]
         collector.follow(targets)

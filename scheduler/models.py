@@ -1,5 +1,6 @@
 """Jobs: one running replica of one process type, as one container on one host."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -12,6 +13,15 @@ class JobState(models.TextChoices):
     STOPPED = "stopped", "Stopped"
 
 
+class JobKind(models.TextChoices):
+    """What a job is for: a replica of its formation, a one-off run (`paas run`), or a release phase."""
+
+    FORMATION = "formation", "Formation"
+    RUN = "run", "One-off run"
+    RELEASE = "release", "Release phase"
+
+
+ONE_OFF_KINDS = (JobKind.RUN, JobKind.RELEASE)
 FINAL_STATES = (JobState.STOPPED,)
 CRASHES_BEFORE_FAILED = 3
 ACTIVE_STATES = (JobState.PENDING, JobState.STARTING, JobState.UP, JobState.CRASHED)
@@ -22,7 +32,14 @@ class Job(models.Model):
 
     app = models.ForeignKey("apps.App", on_delete=models.CASCADE, related_name="jobs")
     release = models.ForeignKey("releases.Release", on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=10, choices=JobKind.choices, default=JobKind.FORMATION)
     process_type = models.CharField(max_length=30)
+    command = models.TextField(blank=True, help_text="A one-off job's command; others run their process type's")
+    attached = models.BooleanField(default=False, help_text="A one-off run someone's terminal is attached to")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    output = models.TextField(blank=True, help_text="A release phase's output, as the deployer sees it")
     index = models.PositiveIntegerField()
     generation = models.PositiveIntegerField(default=0, help_text="The formation's restart generation it started in")
     host = models.ForeignKey("hosts.Host", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")

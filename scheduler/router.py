@@ -30,7 +30,7 @@ from django.utils import timezone
 from apps.models import App
 from apps.selectors import app_url
 from hosts.models import HostState
-from scheduler.models import Job, JobState
+from scheduler.models import Job, JobKind, JobState
 
 log = logging.getLogger("paas.router")
 
@@ -48,7 +48,9 @@ ADMIN_ERRORS = (OSError, http.client.HTTPException, RouterError)  # the admin AP
 def _routed_jobs() -> dict[str, list[Job]]:
     """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry."""
     routes: dict[str, list[Job]] = {name: [] for name in App.objects.values_list("name", flat=True)}
-    jobs = Job.objects.filter(process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False)
+    jobs = Job.objects.filter(
+        kind=JobKind.FORMATION, process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False
+    )
     for job in jobs.select_related("app", "host").order_by("app__name", "index"):
         routes[job.app.name].append(job)
     return routes

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from formations.models import Formation
 from formations.selectors import formation_get
-from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, Job, JobState
+from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, Job, JobKind, JobState
 
 
 def job_list(*, app):
@@ -44,12 +44,13 @@ def jobs_starting() -> bool:
     return Job.objects.filter(state=JobState.STARTING).exists()
 
 
-ROLLOUT_STATES = ("pending", "done", "failed", "superseded")
+ROLLOUT_STATES = ("releasing", "pending", "done", "failed", "superseded")
 
 
 @dataclass(frozen=True)
 class DeployStatus:
-    """Where a release's rollout stands: `pending`, `done`, `failed` or `superseded`, with a reason."""
+    """Where a release's rollout stands: `releasing` (its release phase runs), `pending`, `done`, `failed` or
+    `superseded`, with a reason."""
 
     state: str
     message: str = ""
@@ -65,6 +66,8 @@ def deploy_status(*, release) -> DeployStatus:
     formation = formation_get(app=release.app)
     if formation.failed_release_id == release.pk:
         return DeployStatus("failed", formation.failure)
+    if formation.releasing_id == release.pk:
+        return DeployStatus("releasing", "its release command runs")
     if formation.release_id != release.pk:
         return DeployStatus("superseded", "a newer deploy has taken over")
     return rollout_status(formation=formation)
@@ -80,7 +83,7 @@ def rollout_status(*, formation) -> DeployStatus:
         return DeployStatus("failed", crash_reason(crash))
     up: dict[str, int] = {}
     stale_routed = False
-    for job in Job.objects.filter(app=formation.app_id).exclude(state=JobState.STOPPED):
+    for job in Job.objects.filter(app=formation.app_id, kind=JobKind.FORMATION).exclude(state=JobState.STOPPED):
         current = job_is_current(job, formation)
         stale_routed = stale_routed or (not current and job.routed_at is not None)
         routed = job.process_type != "web" or job.routed_at is not None
@@ -109,7 +112,7 @@ def crash_reason(job: Job) -> str:
 def serving_release(*, app, besides):
     """The newest release other than `besides` with a job up, or None."""
     job = (
-        Job.objects.filter(app=app, state=JobState.UP)
+        Job.objects.filter(app=app, kind=JobKind.FORMATION, state=JobState.UP)
         .exclude(release=besides)
         .select_related("release")
         .order_by("-release__version")

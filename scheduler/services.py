@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.models import EventAction
@@ -26,7 +26,8 @@ from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, host_
 from hosts.models import Host
 from hosts.services import host_heartbeat, host_mark_down
 from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
-from scheduler.models import ACTIVE_STATES, Job, JobState
+from scheduler.models import ACTIVE_STATES, ONE_OFF_KINDS, Job, JobKind, JobState
+from scheduler.oneoff import one_off_ended, one_off_exit_error, release_phase_step, runs_never_started
 from scheduler.router import router_sync
 from scheduler.selectors import crash_looping_job, crash_reason, job_is_current, job_limits, serving_release
 
@@ -56,9 +57,8 @@ def reconcile() -> None:
     """Runs one reconcile pass; passes never overlap within a process."""
     with _pass_lock:
         live = _observe()
-        for formation in Formation.objects.select_related("app", "release"):
-            formation = _roll_back_failed_deploy(formation)
-            _converge_formation(formation)
+        for formation in Formation.objects.select_related("app", "release", "releasing"):
+            _formation_step(formation)
         _start_due_jobs(live)
         _check_health(live)
         job_logs_collect(live)
@@ -66,6 +66,17 @@ def reconcile() -> None:
         _drain_stopping(live)
         _forgive_stable_jobs()
         _fail_stale_builds()
+        runs_never_started()
+
+
+def _formation_step(formation: Formation) -> None:
+    """One app's share of a pass; an app whose step fails is retried next pass and never stops the others."""
+    try:
+        formation = release_phase_step(formation)
+        formation = _roll_back_failed_deploy(formation)
+        _converge_formation(formation)
+    except Exception:
+        log.exception("could not converge %s", formation.app.name)
 
 
 @contextlib.contextmanager
@@ -99,7 +110,8 @@ def _observe_host(live: LiveHost) -> None:
     jobs = {job.pk: job for job in jobs}
     for job_id, container in live.containers.items():
         job = jobs.get(job_id)
-        if job is None or job.container_id != container.container_id:
+        being_started = job is not None and job.state == JobState.PENDING and not job.container_id  # a `paas run`
+        if job is None or (job.container_id != container.container_id and not being_started):
             with contextlib.suppress(Exception):
                 live.driver.job_remove(container.container_id)
     for job in jobs.values():
@@ -108,13 +120,24 @@ def _observe_host(live: LiveHost) -> None:
 
 
 def _observe_job(job: Job, driver, container: JobContainer | None) -> None:
-    if job.state in (JobState.STARTING, JobState.UP):
+    if job.kind in ONE_OFF_KINDS:
+        _observe_one_off(job, driver, container)
+    elif job.state in (JobState.STARTING, JobState.UP):
         if container is None or container.container_id != job.container_id:
             _job_crashed(job, driver, exit_code=None, error="its container disappeared")
         elif not container.running:
             _job_crashed(job, driver, exit_code=container.exit_code, error=_exit_error(job, container))
     elif job.state == JobState.STOPPING and (container is None or not container.running):
         _job_stopped(job, driver)
+
+
+def _observe_one_off(job: Job, driver, container: JobContainer | None) -> None:
+    """A one-off job whose container has ended (or gone) is over: never restarted."""
+    if job.state not in (JobState.STARTING, JobState.UP, JobState.STOPPING):
+        return
+    if container is None or container.container_id != job.container_id or not container.running:
+        exit_code = container.exit_code if container and container.container_id == job.container_id else None
+        one_off_ended(job, driver, exit_code=exit_code, error=one_off_exit_error(job, container))
 
 
 def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
@@ -178,7 +201,7 @@ def _roll_back_failed_deploy(formation: Formation) -> Formation:
 
 def _converge_formation(formation: Formation) -> None:
     """Creates the jobs the formation lacks and marks for stopping the ones it no longer wants."""
-    jobs = list(Job.objects.filter(app=formation.app, state__in=ACTIVE_STATES))
+    jobs = list(Job.objects.filter(app=formation.app, kind=JobKind.FORMATION, state__in=ACTIVE_STATES))
     release = formation.release
     desired = set()
     if release is not None:
@@ -228,7 +251,10 @@ def _start_due_jobs(live: dict[int, LiveHost]) -> None:
 def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobSpec]]:
     """The jobs due to start, each with the least busy live host and the container it runs as."""
     now = timezone.now()
-    due = Job.objects.filter(state__in=(JobState.PENDING, JobState.CRASHED)).select_related("app", "release__artifact")
+    due = Job.objects.filter(
+        Q(state=JobState.PENDING, kind__in=(JobKind.FORMATION, JobKind.RELEASE))
+        | Q(state=JobState.CRASHED, kind=JobKind.FORMATION)
+    ).select_related("app", "release__artifact")
     load = _host_load(live)
     placed = []
     for job in due:
@@ -282,7 +308,7 @@ def job_spec(job: Job) -> JobSpec:
         app=job.app.name,
         process_type=job.process_type,
         image=release.artifact.image,
-        command=release.processes[job.process_type],
+        command=job.command or release.processes[job.process_type],
         env=env,
         port=WEB_PORT if job.process_type == "web" else None,
         memory=limits["memory"],
@@ -299,6 +325,9 @@ def job_check(job: Job) -> HealthCheck | None:
 def _job_started(job: Job, live: LiveHost, outcome: JobContainer | Exception) -> None:
     if isinstance(outcome, Exception):
         log.warning("could not start %s %s: %s", job.app.name, job.name, outcome)
+        if job.kind in ONE_OFF_KINDS:
+            one_off_ended(job, live.driver, exit_code=None, error=f"could not start: {outcome}")
+            return
         _job_crashed(job, live.driver, exit_code=None, error=f"could not start: {outcome}")
         return
     container, host = outcome, live.host

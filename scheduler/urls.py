@@ -5,4 +5,5 @@ from scheduler import apis
 urlpatterns = [
     path("apps/<str:name>/jobs/", apis.JobListApi.as_view(), name="job-list"),
     path("apps/<str:name>/rollout/", apis.RolloutApi.as_view(), name="rollout"),
+    path("apps/<str:name>/runs/", apis.RunApi.as_view(), name="run"),
 ]

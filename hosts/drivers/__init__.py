@@ -23,6 +23,8 @@ class JobSpec:
     port: int | None = None
     memory: str | None = None  # Docker's units (512m, 2g); None: the host's default
     cpus: float | None = None  # None: the host's default
+    tty: bool = False  # a one-off run with a pseudo-terminal
+    stdin: bool = False  # a one-off run that reads what its user types
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,38 @@ class JobContainer:
     oom_killed: bool = False
 
 
+class JobSession(Protocol):
+    """A connection to a one-off job's container: its output, and what its user types into it."""
+
+    def read(self) -> tuple[str, bytes] | None:
+        """The next output, as ("stdout" or "stderr", data) (all "stdout" with a TTY); None once it ends."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_input(self) -> None:
+        """End of input: the job reads end-of-file."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class HostDriver(Protocol):
     """What the scheduler, and every runtime feature, may ask of a host: the one interface to its engine."""
 
     def job_start(self, spec: JobSpec) -> JobContainer: ...
+
+    def job_start_attached(self, spec: JobSpec) -> tuple[JobContainer, JobSession]:
+        """Starts a one-off job connected to its user from its first byte of output."""
+        ...
+
+    def job_resize(self, container_id: str, rows: int, columns: int) -> None:
+        """Sets the size of a one-off job's terminal."""
+        ...
+
+    def job_wait(self, container_id: str, timeout: float) -> int | None:
+        """The exit code of a job's container once it has ended; None when it is gone."""
+        ...
 
     def job_containers(self) -> dict[int, JobContainer]: ...
 

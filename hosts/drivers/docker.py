@@ -4,6 +4,7 @@ This module and `hosts.engine` are the only code that talks to Docker.
 """
 
 import calendar
+import contextlib
 import dataclasses
 import http.client
 import socket
@@ -102,17 +103,37 @@ class DockerHostDriver:
         return dataclasses.replace(self.confinement, **{key: value for key, value in changes.items() if value})
 
     def job_start(self, spec: JobSpec) -> JobContainer:
+        container = self._container_create(spec)
+        container.start()
+        container.reload()
+        return self._job_container(container)
+
+    def job_start_attached(self, spec: JobSpec) -> tuple[JobContainer, "AttachedSession"]:
+        """Creates the container, attaches to it, then starts it: no output is missed, no input lost."""
+        container = self._container_create(spec)
+        try:
+            params = {"stdin": int(spec.stdin), "stdout": 1, "stderr": 1, "stream": 1}
+            session = AttachedSession(self.client.api.attach_socket(container.id, params=params), spec.tty)
+            container.start()
+            container.reload()
+        except Exception:
+            self.job_remove(container.id)
+            raise
+        return self._job_container(container), session
+
+    def _container_create(self, spec: JobSpec):
         ports = {f"{spec.port}/tcp": (self.address, None)} if spec.port else {}
         self.job_remove(spec.name)  # a leftover container of the same job
-        container = self.client.containers.run(
+        return self.client.containers.create(
             spec.image,
             command=[spec.command],
             name=spec.name,
-            detach=True,
             init=True,
             environment=spec.env,
             ports=ports,
             network=self._job_network(),
+            tty=spec.tty,
+            stdin_open=spec.stdin,
             labels={
                 LABEL_INSTANCE: self.instance,
                 LABEL_JOB: str(spec.job_id),
@@ -121,8 +142,18 @@ class DockerHostDriver:
             },
             **self._confinement(spec).options(self.client, self._cpus()),
         )
-        container.reload()
-        return self._job_container(container)
+
+    def job_resize(self, container_id: str, rows: int, columns: int) -> None:
+        try:
+            self.client.api.resize(container_id, height=rows, width=columns)
+        except (NotFound, APIError):
+            pass  # it has ended, or has no terminal
+
+    def job_wait(self, container_id: str, timeout: float) -> int | None:
+        try:
+            return self.client.api.wait(container_id, timeout=timeout)["StatusCode"]
+        except NotFound:
+            return None
 
     def _cpus(self) -> int:
         if self._engine_cpus is None:
@@ -233,6 +264,64 @@ class DockerHostDriver:
             host_port=_published_port(container.attrs),
             oom_killed=bool(state.get("OOMKilled")),
         )
+
+
+class AttachedSession:
+    """A hijacked `attach` connection to a container: raw bytes with a TTY, multiplexed frames without."""
+
+    def __init__(self, attached, tty: bool):
+        self._attached = attached  # docker-py's socket object; it keeps the HTTP response alive
+        self._socket = getattr(attached, "_sock", attached)
+        self._socket.settimeout(None)
+        self.tty = tty
+        self._buffer = b""
+
+    def read(self) -> tuple[str, bytes] | None:
+        if self.tty:
+            data = self._recv()
+            return ("stdout", data) if data else None
+        header = self._exactly(8)
+        if header is None:
+            return None
+        kind, length = struct.unpack(">BxxxL", header)
+        payload = self._exactly(length) if length else b""
+        return None if payload is None else (LOG_STREAMS.get(kind, "stdout"), payload)
+
+    def _recv(self) -> bytes:
+        if self._buffer:
+            data, self._buffer = self._buffer, b""
+            return data
+        try:
+            return self._socket.recv(65536)
+        except OSError:  # closed: the session ended
+            return b""
+
+    def _exactly(self, size: int) -> bytes | None:
+        chunks = [self._buffer]
+        have = len(self._buffer)
+        self._buffer = b""
+        while have < size:
+            data = self._recv()
+            if not data:
+                return None
+            chunks.append(data)
+            have += len(data)
+        self._buffer = b"".join(chunks)
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def write(self, data: bytes) -> None:
+        self._socket.sendall(data)
+
+    def close_input(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.close()
+        with contextlib.suppress(Exception):
+            self._attached.close()
 
 
 def http_check(address: str, port: int, check: HealthCheck) -> CheckResult:

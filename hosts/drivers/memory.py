@@ -1,10 +1,39 @@
 """An in-memory host driver, for unit tests and scale simulations only."""
 
 import itertools
+import queue
 import threading
 import time
 
 from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec
+
+
+class MemorySession:
+    """A fake terminal on a fake one-off job: tests feed its output; what is typed is kept in `typed`."""
+
+    def __init__(self):
+        self.output: queue.Queue = queue.Queue()
+        self.typed = b""
+        self.input_closed = False
+        self.closed = False
+
+    def read(self) -> tuple[str, bytes] | None:
+        if self.closed:
+            return None
+        item = self.output.get()
+        if item is None:
+            self.output.put(None)  # it stays ended for later reads
+        return item
+
+    def write(self, data: bytes) -> None:
+        self.typed += data
+
+    def close_input(self) -> None:
+        self.input_closed = True
+
+    def close(self) -> None:
+        self.closed = True
+        self.output.put(None)
 
 
 class MemoryHostDriver:
@@ -25,6 +54,8 @@ class MemoryHostDriver:
         self._ids = itertools.count(1)
         self._ports = itertools.count(40000)
         self.logs: dict[str, list[tuple[float, str, str]]] = {}  # container id -> what it wrote
+        self.sessions: dict[str, MemorySession] = {}  # container id -> the terminal of a one-off run
+        self.sizes: dict[str, tuple[int, int]] = {}  # container id -> its terminal's rows and columns
         self.closed = False  # reset: followers of its logs end
         self._log_written = threading.Condition()
 
@@ -51,6 +82,29 @@ class MemoryHostDriver:
         if spec.env.get("PAAS_RELEASE") in self.unhealthy_releases:
             self.unhealthy.add(container_id)
         return container
+
+    def job_start_attached(self, spec: JobSpec) -> tuple[JobContainer, MemorySession]:
+        container = self.job_start(spec)
+        session = self.sessions[container.container_id] = MemorySession()
+        return container, session
+
+    def job_resize(self, container_id: str, rows: int, columns: int) -> None:
+        self.sizes[container_id] = (rows, columns)
+
+    def job_wait(self, container_id: str, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        with self._log_written:
+            while True:
+                container = self.containers.get(container_id)
+                if container is None or not container.running:
+                    return container.exit_code if container else None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{container_id} still runs")
+                self._log_written.wait(0.1)
+
+    def session_feed(self, container_id: str, text: str, stream: str = "stdout") -> None:
+        """Makes a fake one-off job print to the terminal attached to it."""
+        self.sessions[container_id].output.put((stream, text.encode()))
 
     def job_containers(self) -> dict[int, JobContainer]:
         self._maybe_fail("job_containers")
@@ -129,4 +183,6 @@ class MemoryHostDriver:
         self.containers[container_id] = JobContainer(
             old.job_id, container_id, False, exit_code, old.host_port, oom_killed=oom_killed
         )
+        if container_id in self.sessions:
+            self.sessions[container_id].output.put(None)
         self._logs_changed()

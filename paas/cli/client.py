@@ -87,9 +87,12 @@ class ApiClient:
     def get(self, path: str):
         return self.request("GET", path)
 
-    def stream_lines(self, path: str, timeout: float | None = 60) -> Iterator[str]:
-        """GETs a text resource and yields its lines as they arrive (a followed log); `timeout` None waits forever."""
-        request = self._request("GET", path, None, "text/plain, application/json")
+    def stream_lines(
+        self, path: str, timeout: float | None = 60, method: str = "GET", body: dict | None = None
+    ) -> Iterator[str]:
+        """Yields a streamed answer's lines as they arrive (a followed log, a run's output); `timeout` None waits
+        forever."""
+        request = self._request(method, path, body, "text/plain, application/x-ndjson, application/json")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 for line in response:

@@ -2,7 +2,7 @@
 
 import click
 
-from paas.cli import account, apps, formation, logs, releases, runtime, users
+from paas.cli import account, apps, formation, logs, releases, run, runtime, users
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
@@ -10,7 +10,7 @@ from paas.cli.options import remember_app
 SECTIONS = (
     ("Getting started", ("login", "keys", "create", "apps", "info", "whoami")),
     ("Releases and config", ("releases", "rollback", "env", "builds")),
-    ("Running the app", ("scale", "ps", "restart", "logs", "checks", "limits")),
+    ("Running the app", ("scale", "ps", "restart", "logs", "run", "checks", "limits")),
     ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "destroy")),
     ("The platform and this CLI", ("up", "version", "completion", "help")),
@@ -89,6 +89,7 @@ for command in (
     formation.ps,
     formation.restart,
     logs.logs,
+    run.run,
     runtime.checks,
     runtime.limits,
     users.access,

@@ -8,6 +8,7 @@ import click
 
 from paas.cli import git
 from paas.cli.client import ApiClient, CliError
+from paas.terminal import TerminalText
 
 pass_client = click.make_pass_decorator(ApiClient)
 APP_META = "paas.app"
@@ -67,20 +68,52 @@ def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def wait_for_rollout(client: ApiClient, name: str, release: int | None, timeout: float) -> None:
-    """Waits until the release (or a restart, with None) has replaced every job, as `git push` does."""
-    query = f"?release={release}" if release else ""
+    """Waits until the release (or a restart, with None) has replaced every job, as `git push` does; a release's
+    release phase is shown as it runs (its own time does not count against `timeout`)."""
+    phase = ReleasePhaseOutput(release)
     deadline = time.monotonic() + timeout
     while True:
-        status = client.get(f"/apps/{name}/rollout/{query}")
-        if status["state"] in ("done", "superseded"):
+        status = client.get(f"/apps/{name}/rollout/{phase.query()}")
+        phase.show(status)
+        if status["state"] == "releasing":
+            deadline = time.monotonic() + timeout
+        elif status["state"] in ("done", "superseded"):
             note = f" ({status['message']})" if status["message"] else ""
             click.echo(f"{'v' + str(status['release']) if status['release'] else name} is live{note}.")
             return
-        if status["state"] == "failed":
+        elif status["state"] == "failed":
             raise CliError(f"the rollout failed: {status['message']}; the previous release keeps serving")
         if time.monotonic() > deadline:
             raise CliError(f"not done after {timeout:.0f}s; `paas ps -a {name}` shows the jobs")
         time.sleep(0.5)
+
+
+class ReleasePhaseOutput:
+    """Shows a release's release phase as it runs: that it started, then what it prints, indented."""
+
+    def __init__(self, release: int | None):
+        self.release = release
+        self.offset = 0
+        self.announced = self.ended = False
+        self.terminal = TerminalText()
+
+    def query(self) -> str:
+        return f"?release={self.release}&output_from={self.offset}" if self.release else ""
+
+    def show(self, status: dict) -> None:
+        phase = status.get("release_phase") if self.release else None
+        if not phase:
+            return
+        if not self.announced:
+            click.echo(f"Running the release command of v{self.release}...")
+            self.announced = True
+        self.offset = phase["offset"]
+        ended = phase["state"] in ("succeeded", "failed") and not self.ended
+        self.ended = self.ended or ended
+        text = self.terminal.feed(phase["output"]) + (self.terminal.end() if ended else "")
+        click.echo("".join(f"       {line}" for line in text.splitlines(keepends=True)), nl=False)
+        if ended and phase["state"] == "failed":
+            click.echo(f"The release command failed (exit status {phase['exit_code']}).")
 
 
 def release_change(client: ApiClient, resource: str, changes: dict, no_wait: bool, timeout: float) -> None:

@@ -66,7 +66,12 @@ def test_restart_replaces_every_job_and_the_rollout_says_when_it_is_done(api, us
     _converge(5)
     after = set(Job.objects.filter(state=JobState.UP).values_list("pk", flat=True))
     assert len(after) == 3 and not before & after
-    assert api.get("/api/apps/shop/rollout/").json() == {"release": 1, "state": "done", "message": ""}
+    assert api.get("/api/apps/shop/rollout/").json() == {
+        "release": 1,
+        "state": "done",
+        "message": "",
+        "release_phase": None,
+    }
 
 
 def test_restart_of_one_process_type_leaves_the_others(api, user):

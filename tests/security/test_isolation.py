@@ -42,7 +42,9 @@ class FakeDocker:
         self.made.append({"image": image, **options})
         attrs = {"State": {"Running": True}, "NetworkSettings": {"Ports": {}}}
         labels = options.get("labels", {})
-        return SimpleNamespace(id="c1", attrs=attrs, labels=labels, reload=lambda: None, remove=lambda **kw: None)
+        return SimpleNamespace(
+            id="c1", attrs=attrs, labels=labels, reload=lambda: None, start=lambda: None, remove=lambda **kw: None
+        )
 
     def _network_get(self, name):
         if self.network_options is None:
