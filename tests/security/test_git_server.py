@@ -30,6 +30,9 @@ def ssh(platform, command: str) -> subprocess.CompletedProcess:
         "git-upload-pack '$(touch /tmp/paas-pwned)'",
         "git-upload-pack 'target.git' extra",
         "git-upload-pack '/TARGET.GIT'",
+        "run ../../etc -- touch /tmp/paas-pwned",
+        "run nosuchapp -- touch /tmp/paas-pwned",
+        "run 'target; touch /tmp/paas-pwned'",
     ],
 )
 def test_hostile_commands_and_paths_are_refused_and_run_nothing(logged_in, command):
@@ -39,6 +42,7 @@ def test_hostile_commands_and_paths_are_refused_and_run_nothing(logged_in, comma
         "only git push and fetch are" in result.stderr
         or "is not an app repository" in result.stderr
         or ("does not exist or you may not push to it" in result.stderr)
+        or ("say what to run" in result.stderr)
     ), result.stderr
     assert subprocess.run(["test", "-e", "/tmp/paas-pwned"]).returncode != 0
 
@@ -80,8 +84,11 @@ def test_a_second_user_cannot_push_until_added_as_a_collaborator(logged_in):
         assert platform.paas_json("apps") == []
         assert platform.paas("env", "-a", "target").exit_code == 4
         assert platform.paas("scale", "web=2", "-a", "target").exit_code == 4
+        assert platform.paas("run", "-a", "target", "--", "id").exit_code == 4
         push = platform.git("push", remote, "HEAD:main", cwd=source)
         assert push.returncode != 0 and "does not exist or you may not push to it" in push.stderr
+        run = ssh(platform, "run target -- touch /tmp/paas-pwned")
+        assert run.returncode != 0 and "does not exist or you may not push to it" in run.stderr
     assert "bob" in platform.paas("access", "add", "bob", "-a", "target").output
     with as_user(platform, "bob"):
         push = platform.git("push", "--force", remote, "HEAD:main", cwd=source)
