@@ -10,7 +10,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models.functions import Substr
 
-from apps.logs import app_log_event
 from apps.selectors import app_url
 from buildpacks.models import FINAL_STATES, Build, BuildState
 from buildpacks.services import STALE_MARGIN_SECONDS, build_create, build_fail
@@ -107,7 +106,6 @@ async def _deploy_stream(build: Build) -> AsyncIterator[dict]:
                 deadline = time.monotonic() + settings.PAAS_DEPLOY_TIMEOUT
         if status.state in ("done", "superseded"):
             note = f" ({status.message})" if status.message else ""
-            app_log_event(build.app.name, "deploy", f"v{release.version} deployed{note}")
             yield {"log": f"       v{release.version} deployed to {app_url(build.app.name)}{note}\n"}
             yield {"exit": 0}
             return

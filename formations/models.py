@@ -16,6 +16,14 @@ class Formation(models.Model):
         related_name="+",
         help_text="A release whose release phase runs; it replaces `release` once that succeeds",
     )
+    deployed_release = models.ForeignKey(
+        "releases.Release",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The release whose rollout last finished (announced in the app's log)",
+    )
     counts = models.JSONField(default=dict, blank=True, help_text="Process type -> replica count")
     failed_release = models.ForeignKey(
         "releases.Release",

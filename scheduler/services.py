@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from apps.logs import app_log_event
 from apps.models import EventAction
 from apps.services import event_record
 from buildpacks.services import build_fail_stale
@@ -29,7 +30,14 @@ from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
 from scheduler.models import ACTIVE_STATES, ONE_OFF_KINDS, Job, JobKind, JobState
 from scheduler.oneoff import one_off_ended, one_off_exit_error, release_phase_step, runs_never_started
 from scheduler.router import router_sync
-from scheduler.selectors import crash_looping_job, crash_reason, job_is_current, job_limits, serving_release
+from scheduler.selectors import (
+    crash_looping_job,
+    crash_reason,
+    job_is_current,
+    job_limits,
+    rollout_status,
+    serving_release,
+)
 
 log = logging.getLogger("paas.scheduler")
 
@@ -63,6 +71,7 @@ def reconcile() -> None:
         _check_health(live)
         job_logs_collect(live)
         router_sync()
+        _announce_deployed()
         _drain_stopping(live)
         _forgive_stable_jobs()
         _fail_stale_builds()
@@ -163,8 +172,6 @@ def _exit_error(job: Job, container: JobContainer) -> str:
     """Why a container stopped, when the engine knows more than its exit code: the kernel killed it for memory."""
     if not container.oom_killed:
         return ""
-    from apps.logs import app_log_event
-
     error = f"killed: out of memory (limit {job_limits(job)['memory']})"
     event_record(app=job.app, actor=None, action=EventAction.JOB_OOM, detail=f"{job.name} {error}")
     app_log_event(job.app.name, "scheduler", f"{job.name} {error}")
@@ -178,6 +185,19 @@ def _job_stopped(job: Job, driver) -> None:
     job.state = JobState.STOPPED
     job.container_id = ""
     job.save(update_fields=["state", "container_id", "updated_at"])
+
+
+def _announce_deployed() -> None:
+    """`paas[deploy]: v7 deployed` in the app's log once a release's rollout has finished, whatever made it
+    (a push, a config change, a rollback). Runs after the router has synced: routed jobs count as deployed."""
+    waiting = Formation.objects.exclude(release=None).exclude(deployed_release=F("release"))
+    for formation in waiting.select_related("app", "release"):
+        status = rollout_status(formation=formation)
+        if status.state != "done":
+            continue
+        Formation.objects.filter(pk=formation.pk).update(deployed_release=formation.release)
+        note = f" ({status.message})" if status.message else ""
+        app_log_event(formation.app.name, "deploy", f"v{formation.release.version} deployed{note}")
 
 
 def _roll_back_failed_deploy(formation: Formation) -> Formation:

@@ -90,7 +90,8 @@ def test_logs_outlive_deploys_tell_crashes_and_follow_across_a_deploy(logged_in)
     _push(platform, source, 2)
     assert platform.curl("chatty") == "v2 greeting\n"
     assert eventually(lambda: follower.seen("web.1 v2 stdout: served v2 greeting by web.1"), timeout=15), follower.lines
-    assert follower.is_alive() and follower.seen("paas[deploy]: v2 deployed")  # the same connection, still open
+    assert eventually(lambda: follower.seen("paas[deploy]: v2 deployed"), timeout=5), follower.lines
+    assert follower.is_alive()  # the same connection, still open
 
     engine = docker.from_env()
     labels = ["paas.app=chatty", f"paas.instance={platform.instance()}"]

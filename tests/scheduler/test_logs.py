@@ -50,7 +50,7 @@ def test_a_jobs_stdout_and_stderr_reach_the_app_log_with_job_and_release(driver)
     worker = Job.objects.get(app=app, process_type="worker")
     driver.log_feed(web.container_id, "GET / 200")
     driver.log_feed(worker.container_id, "oops", stream="stderr")
-    expected = ["web.1 v1 stdout: GET / 200", "worker.1 v1 stderr: oops"]
+    expected = ["paas[deploy]: v1 deployed", "web.1 v1 stdout: GET / 200", "worker.1 v1 stderr: oops"]
     assert _eventually(lambda: sorted(_bodies()) == expected), _bodies()
     assert _bodies(process="worker") == ["worker.1 v1 stderr: oops"]
 
@@ -107,13 +107,13 @@ def test_a_restarted_collector_goes_on_from_the_last_line_without_repeating_it(d
     job = Job.objects.get(app=app)
     driver.log_feed(job.container_id, "one")
     driver.log_feed(job.container_id, "two")
-    assert _eventually(lambda: len(_entries()) == 2)
+    assert _eventually(lambda: len(_entries(process="web")) == 2)
     logs.log_collector_reset()  # paas up stopped; the container kept running and writing
     driver.log_feed(job.container_id, "three")
     reconcile()  # the new process adopts the container
-    assert _eventually(lambda: len(_entries()) == 3)
+    assert _eventually(lambda: len(_entries(process="web")) == 3)
     time.sleep(0.2)
-    assert _bodies() == [f"web.1 v1 stdout: {text}" for text in ("one", "two", "three")]
+    assert _bodies(process="web") == [f"web.1 v1 stdout: {text}" for text in ("one", "two", "three")]
 
 
 def test_followers_end_when_the_container_ends_and_one_runs_per_container(driver):
