@@ -23,6 +23,9 @@ from scheduler.selectors import limits_effective
 class FormationSerializer(serializers.Serializer):
     app = serializers.CharField(source="app.name")
     release = serializers.IntegerField(source="release.version", default=None, allow_null=True)
+    releasing = serializers.IntegerField(
+        source="releasing.version", default=None, allow_null=True, help_text="A release whose release phase runs"
+    )
     counts = serializers.DictField(child=serializers.IntegerField())
     processes = serializers.DictField(source="release.processes", default=dict, child=serializers.CharField())
     updated_at = serializers.DateTimeField()

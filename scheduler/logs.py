@@ -12,8 +12,9 @@ import threading
 from dataclasses import dataclass
 
 from apps.logs import app_log_event, app_log_last_time, app_log_write
+from paas.wakeups import wakeup
 from scheduler.models import Job, JobKind, JobState
-from scheduler.oneoff import release_output_append
+from scheduler.oneoff import release_output_append, release_output_written
 
 log = logging.getLogger("paas.scheduler")
 
@@ -51,8 +52,8 @@ class JobLogFollower(threading.Thread):
         self.ended = False
 
     def run(self) -> None:
-        output_written = 0
         try:
+            output_written = release_output_written(self.job.job_id) if self.job.keeps_output else 0
             for at, stream, text in self.driver.job_logs(self.job.container_id, self.since):
                 if self.collector.stopping.is_set():
                     return
@@ -61,6 +62,7 @@ class JobLogFollower(threading.Thread):
                     output_written = release_output_append(self.job.job_id, text + "\n", output_written)
                 self.collector.cursors[self.job.container_id] = at
             self.ended = True
+            wakeup("scheduler")  # its container has ended: the scheduler restarts it, or moves a deploy on, now
         except Exception as error:  # noqa: BLE001 - the next pass starts another follower from where this stopped
             log.warning("could not follow the logs of %s %s: %s", self.job.app_name, self.job.job_name, error)
 

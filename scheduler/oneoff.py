@@ -111,10 +111,15 @@ def release_output_append(job_id: int, text: str, written: int) -> int:
     """Adds a line to a release phase's output, up to RELEASE_OUTPUT_MAX; returns how much has been written."""
     if written > RELEASE_OUTPUT_MAX:
         return written
-    if written + len(text) > RELEASE_OUTPUT_MAX:
-        text = OUTPUT_TRUNCATED
-    Job.objects.filter(pk=job_id).update(output=Concat("output", Value(text)))
-    return written + len(text)
+    full = written + len(text) > RELEASE_OUTPUT_MAX
+    Job.objects.filter(pk=job_id).update(output=Concat("output", Value(OUTPUT_TRUNCATED if full else text)))
+    return RELEASE_OUTPUT_MAX + 1 if full else written + len(text)
+
+
+def release_output_written(job_id: int) -> int:
+    """How much of a release phase's output is kept already (a follower that starts again goes on from there)."""
+    output = Job.objects.filter(pk=job_id).values_list("output", flat=True).first() or ""
+    return RELEASE_OUTPUT_MAX + 1 if output.endswith(OUTPUT_TRUNCATED) else len(output)
 
 
 @dataclass(frozen=True)

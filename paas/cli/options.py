@@ -125,7 +125,7 @@ def release_change(client: ApiClient, resource: str, changes: dict, no_wait: boo
         return
     click.echo(f"Made v{answer['release']} of {name}")
     formation = client.get(f"/apps/{name}/formation/")
-    if formation["release"] is None:
+    if formation["release"] is None and formation.get("releasing") is None:
         click.echo("It takes effect with the first deploy: git push paas main")
     elif not no_wait:
         wait_for_rollout(client, name, answer["release"], timeout)

@@ -6,20 +6,12 @@ import pytest
 
 from apps.logs import LogFilter, app_log_tail
 from formations.services import formation_restart, formation_scale
-from hosts.drivers.memory import MemoryHostDriver
-from hosts.services import host_register_local
 from scheduler import logs
 from scheduler.models import Job, JobState
 from scheduler.services import reconcile
 from tests.factories import deploy, make_app
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def driver():
-    host_register_local()
-    return MemoryHostDriver.for_host("local")
 
 
 def _entries(app_name="myapp", **filters):

@@ -7,9 +7,7 @@ from django.utils import timezone
 
 from formations.models import Formation
 from formations.services import formation_scale
-from hosts.drivers.memory import MemoryHostDriver
 from hosts.models import Host, HostState
-from hosts.services import host_register_local
 from scheduler import router
 from scheduler.models import ACTIVE_STATES, Job, JobState
 from scheduler.selectors import deploy_status
@@ -17,12 +15,6 @@ from scheduler.services import reconcile
 from tests.factories import deploy, make_app
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def driver():
-    host_register_local()
-    return MemoryHostDriver.for_host("local")
 
 
 def _settle(passes: int = 3) -> None:
