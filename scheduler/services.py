@@ -47,6 +47,7 @@ STABLE_AFTER = timedelta(seconds=30)
 MAX_BACKOFF_SECONDS = 60
 START_WORKERS = 8  # containers started, and health checks run, at once in one pass
 CHECK_SPACING = 0.05  # seconds between the checks a job passes in a row
+START_CHECK_BUDGET = 2.0  # seconds a pass checks a web job it has just started, so that it takes traffic at once
 CHECK_FAILURES_BEFORE_KILL = 5  # answered checks failed in a row (HTTP 500, say) before a starting job is killed,
 CHECK_GRACE = timedelta(seconds=10)  # once it has had this long to warm up
 _pass_lock = threading.Lock()
@@ -262,7 +263,7 @@ def _start_due_jobs(live: dict[int, LiveHost]) -> None:
     """
     placed = _place_due_jobs(live)
     with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
-        outcomes = list(pool.map(lambda start: _container_start(start[1].driver, start[2]), placed))
+        outcomes = list(pool.map(lambda start: _container_start(start[0], start[1].driver, start[2]), placed))
     for (job, host, _spec), outcome in zip(placed, outcomes, strict=True):
         with _job_step(job, "start"):
             _job_started(job, host, outcome)
@@ -290,12 +291,31 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
     return placed
 
 
-def _container_start(driver, spec: JobSpec) -> JobContainer | Exception:
-    """Starts one job's container (in a worker thread: no database here); a failure is returned, not raised."""
+@dataclass(frozen=True)
+class Started:
+    """A container just started for a job, and how its first health checks went (none for non-web jobs)."""
+
+    container: JobContainer
+    passes: int = 0
+    result: CheckResult | None = None
+
+
+def _container_start(job: Job, driver, spec: JobSpec) -> Started | Exception:
+    """Starts one job's container, then checks a web job until healthy or for START_CHECK_BUDGET seconds, so that
+    it takes traffic in this very pass (in a worker thread: no database here); a failure is returned, not raised."""
     try:
-        return driver.job_start(spec)
+        container = driver.job_start(spec)
     except Exception as error:  # noqa: BLE001 - a job that cannot start is retried with backoff
         return error
+    if job.process_type != "web" or job.kind != JobKind.FORMATION:
+        return Started(container)
+    check = job_check(job)
+    deadline = time.monotonic() + START_CHECK_BUDGET
+    while True:
+        passes, result = _checks_in_a_row(job, driver, container, check, passes_before=0)
+        if passes or time.monotonic() > deadline:
+            return Started(container, passes, result)
+        time.sleep(CHECK_SPACING)
 
 
 def _host_load(live: dict[int, LiveHost]) -> dict[int, int]:
@@ -342,7 +362,7 @@ def job_check(job: Job) -> HealthCheck | None:
     return HealthCheck(check["path"], check.get("timeout", 2.0), check.get("passes", 2)) if check else None
 
 
-def _job_started(job: Job, live: LiveHost, outcome: JobContainer | Exception) -> None:
+def _job_started(job: Job, live: LiveHost, outcome: Started | Exception) -> None:
     if isinstance(outcome, Exception):
         log.warning("could not start %s %s: %s", job.app.name, job.name, outcome)
         if job.kind in ONE_OFF_KINDS:
@@ -350,7 +370,7 @@ def _job_started(job: Job, live: LiveHost, outcome: JobContainer | Exception) ->
             return
         _job_crashed(job, live.driver, exit_code=None, error=f"could not start: {outcome}")
         return
-    container, host = outcome, live.host
+    container, host = outcome.container, live.host
     job.host = host
     job.container_id = container.container_id
     job.host_port = container.host_port
@@ -362,6 +382,8 @@ def _job_started(job: Job, live: LiveHost, outcome: JobContainer | Exception) ->
     job.check_passes = job.check_failures = 0
     job.last_check = ""
     job.save()
+    if outcome.result is not None:
+        _check_recorded(job, live, job_check(job), outcome.passes, outcome.result)
 
 
 def _check_health(live: dict[int, LiveHost]) -> None:
@@ -386,14 +408,16 @@ def _job_container(job: Job, live: LiveHost) -> JobContainer:
     return container
 
 
-def _checks_in_a_row(job: Job, driver, container: JobContainer, check: HealthCheck | None) -> tuple[int, CheckResult]:
+def _checks_in_a_row(
+    job: Job, driver, container: JobContainer, check: HealthCheck | None, passes_before: int | None = None
+) -> tuple[int, CheckResult]:
     """Checks a job until it has passed as many times in a row as needed, or fails (in a worker thread)."""
     if job.process_type != "web":
         return (1, CheckResult(True, "running")) if container.running else (0, CheckResult(False, "not running"))
     needed = check.passes if check else 1
     try:
         result = driver.job_check(container, check)
-        passes = job.check_passes + 1 if result.passed else 0
+        passes = (job.check_passes if passes_before is None else passes_before) + 1 if result.passed else 0
         while result.passed and passes < needed:
             time.sleep(CHECK_SPACING)
             result = driver.job_check(container, check)

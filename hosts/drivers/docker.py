@@ -166,11 +166,23 @@ class DockerHostDriver:
         return self._network
 
     def job_containers(self) -> dict[int, JobContainer]:
+        """The job containers, from one listing; only those that have ended are inspected (for their exit code
+        and whether the kernel killed them for memory), so a pass costs one call however many jobs run."""
         labels = [f"{LABEL_INSTANCE}={self.instance}", LABEL_JOB]  # job containers only, not builds
-        containers = self.client.containers.list(all=True, filters={"label": labels})
         found = {}
-        for container in containers:
-            job = self._job_container(container)
+        for summary in self.client.api.containers(all=True, filters={"label": labels}):
+            if summary.get("State") == "running":
+                job = JobContainer(
+                    job_id=int(summary["Labels"][LABEL_JOB]),
+                    container_id=summary["Id"],
+                    running=True,
+                    host_port=_listed_port(summary),
+                )
+            else:
+                try:
+                    job = self._job_container(self.client.containers.get(summary["Id"]))
+                except NotFound:
+                    continue  # removed meanwhile
             found[job.job_id] = job
         return found
 
@@ -371,6 +383,14 @@ def _log_line(line: str) -> tuple[float, str]:
     except ValueError:
         return time.time(), line
     return seconds + fraction, text
+
+
+def _listed_port(summary: dict) -> int | None:
+    """The host port of a container as the engine lists it (not inspects it)."""
+    for port in summary.get("Ports") or []:
+        if port.get("PublicPort"):
+            return int(port["PublicPort"])
+    return None
 
 
 def _published_port(attrs: dict) -> int | None:
