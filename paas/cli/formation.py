@@ -71,9 +71,10 @@ def _uptime(seconds: int | None) -> str:
 
 
 def _job_note(job: dict) -> str:
-    """Restarts, and why it last stopped (out of memory, a failed check, exit N)."""
+    """Restarts, and why it last stopped (out of memory, a failed check, exit N); a one-off job's command."""
     restarts = f"{job['restarts']} restarts" if job["restarts"] else ""
-    return "; ".join(part for part in (restarts, job.get("reason", "")) if part)
+    command = f"{job['kind']}: {job['command'][:60]}" if job.get("kind", "formation") != "formation" else ""
+    return "; ".join(part for part in (command, restarts, job.get("reason", "")) if part)
 
 
 @click.command()

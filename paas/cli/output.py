@@ -4,14 +4,18 @@ import json
 
 import click
 
+from paas.terminal import terminal_safe
+
 
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def echo_table(rows: list[list[str]]) -> None:
+    """Prints rows as aligned columns; what users wrote (commands, descriptions) cannot move the cursor."""
     if not rows:
         return
+    rows = [[terminal_safe(str(cell)).replace("\n", " ") for cell in row] for row in rows]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

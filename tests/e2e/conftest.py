@@ -211,8 +211,9 @@ def logged_in(platform):
 class LoadLoop(threading.Thread):
     """Requests an app through the router over and over (bounded), recording each status and body."""
 
-    def __init__(self, platform: Platform, app: str, max_seconds: float = 300):
+    def __init__(self, platform: Platform, app: str, max_seconds: float = 300, workers: int = 1):
         super().__init__(daemon=True)
+        self.workers = workers  # request threads, each one request at a time
         self.url = f"http://127.0.0.1:{platform.router_port}/"
         self.host = f"{app}.localhost"
         self.deadline = time.monotonic() + max_seconds
@@ -220,6 +221,14 @@ class LoadLoop(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        others = [threading.Thread(target=self._requests, daemon=True) for _ in range(self.workers - 1)]
+        for thread in others:
+            thread.start()
+        self._requests()
+        for thread in others:
+            thread.join(timeout=15)
+
+    def _requests(self) -> None:
         while not self.stopping.is_set() and time.monotonic() < self.deadline:
             request = urllib.request.Request(self.url, headers={"Host": self.host})
             try:
