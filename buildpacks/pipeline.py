@@ -175,8 +175,22 @@ def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output, slug
     digest, size = blob_put_file(slug)
     slugs.append(digest)
     output(f"       Slug is {size / 1024 / 1024:.1f} MB\n")
-    repository = f"paas-app/{build.app.name}"
-    tag = f"{settings.PAAS_INSTANCE}-build-{build.pk}"
+    image, image_id = runtime_image_commit(engine, stack, build.app.name, f"build-{build.pk}", slug, build_id=build.pk)
+    return artifact_create(
+        app=build.app,
+        image=image,
+        image_id=image_id,
+        revision=build.revision,
+        slug_digest=digest,
+        slug_size=size,
+    )
+
+
+def runtime_image_commit(engine, stack: str, app_name: str, name: str, slug: Path, *, build_id: int) -> tuple[str, str]:
+    """Commits the stack image plus `slug` at /app as an app's runtime image `paas-app/APP:INSTANCE-NAME`;
+    returns its reference and id. A build makes one; so does bringing back a release whose image was removed."""
+    repository = f"paas-app/{app_name}"
+    tag = f"{settings.PAAS_INSTANCE}-{name}"
     conf = {
         "Entrypoint": ["/usr/local/bin/paas-launch"],
         "Cmd": ["/bin/bash"],
@@ -184,16 +198,9 @@ def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output, slug
         "Env": [f"PATH={RUNTIME_PATH}", "LANG=C.UTF-8", "HOME=/app"],
         # The commit also keeps the build labels of the committing container, and job containers inherit
         # them from the image: build clean-up therefore skips job containers (see hosts.engine).
-        "Labels": {"paas.app": build.app.name, "paas.source-build": str(build.pk)},
+        "Labels": {"paas.app": app_name, "paas.source-build": str(build_id)},
     }
-    with engine.container(stack, command=["/bin/true"], env={}, binds={}, build_id=build.pk) as container:
+    with engine.container(stack, command=["/bin/true"], env={}, binds={}, build_id=build_id) as container:
         container.put_archive("/", slug)
         image_id = container.commit(repository, tag, conf)
-    return artifact_create(
-        app=build.app,
-        image=f"{repository}:{tag}",
-        image_id=image_id,
-        revision=build.revision,
-        slug_digest=digest,
-        slug_size=size,
-    )
+    return f"{repository}:{tag}", image_id
