@@ -20,6 +20,9 @@ class Artifact(ImmutableModel):
     revision = models.CharField(max_length=64, blank=True, help_text="The git commit it was built from")
     slug_digest = models.CharField(max_length=80, blank=True)
     slug_size = models.BigIntegerField(null=True, blank=True)
+    port = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The port its web process listens on (a Docker image's EXPOSE); else $PORT"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,9 +4,10 @@ from artifacts.models import Artifact, ArtifactKind
 
 
 def artifact_create(
-    *, app, image: str, image_id: str, revision: str = "", slug_digest: str = "", slug_size=None
+    *, app, image: str, image_id: str, revision: str = "", slug_digest: str = "", slug_size=None, port=None
 ) -> Artifact:
-    """Records an image that can run `app`'s processes; a slug digest marks a buildpack build."""
+    """Records an image that can run `app`'s processes; a slug digest marks a buildpack build, whose image starts
+    processes through the stack's launcher; other images (Dockerfile builds, deployed images) run as they are."""
     artifact = Artifact(
         app=app,
         kind=ArtifactKind.SLUG if slug_digest else ArtifactKind.IMAGE,
@@ -15,6 +16,7 @@ def artifact_create(
         revision=revision,
         slug_digest=slug_digest,
         slug_size=slug_size,
+        port=port,
     )
     artifact.full_clean()
     artifact.save()
