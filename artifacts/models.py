@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from paas.models import ImmutableModel
+from paas.models import ImmutableModel, ImmutableQuerySet
 
 
 class ArtifactKind(models.TextChoices):
@@ -10,8 +10,27 @@ class ArtifactKind(models.TextChoices):
     IMAGE = "image", "Docker image"
 
 
+class ArtifactQuerySet(ImmutableQuerySet):
+    """Artifacts never change, but for two facts about them: when the collection removed their image, and their
+    slug."""
+
+    def mark_image_removed(self, when) -> int:
+        """Records that these artifacts' runtime images were removed from every host at `when`."""
+        return models.QuerySet.update(self, image_removed_at=when)
+
+    def mark_slug_removed(self, when) -> int:
+        """Records that these artifacts' slugs were let go at `when` (the blob goes once no other artifact has it)."""
+        return models.QuerySet.update(self, slug_removed_at=when)
+
+
 class Artifact(ImmutableModel):
-    """An immutable, runnable Docker image; for buildpack builds, also the slug it was made from."""
+    """An immutable, runnable Docker image; for buildpack builds, also the slug it was made from.
+
+    `image_removed_at` and `slug_removed_at` are not part of what the artifact is: they record that the collection
+    (artifacts.collect) removed its image from the hosts, and its slug (unless another artifact shares it).
+    """
+
+    objects = ArtifactQuerySet.as_manager()
 
     app = models.ForeignKey("apps.App", on_delete=models.CASCADE, related_name="artifacts")
     kind = models.CharField(max_length=10, choices=ArtifactKind.choices)
@@ -24,6 +43,12 @@ class Artifact(ImmutableModel):
         null=True, blank=True, help_text="The port its web process listens on (a Docker image's EXPOSE); else $PORT"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    image_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the collection removed its runtime image from the hosts"
+    )
+    slug_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the collection removed its slug (kept while another artifact shares it)"
+    )
 
     class Meta:
         ordering = ["-created_at"]

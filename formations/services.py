@@ -231,18 +231,20 @@ def _rollback_target(app: App, version: int | None) -> Release:
 def release_rollback(*, app: App, actor, version: int | None = None) -> Release:
     """Makes a new release that copies an earlier one's artifact, config and process types, and rolls it out.
 
-    Without a version, it goes back to the release before the newest one, as Heroku does.
+    Without a version, it goes back to the release before the newest one, as Heroku does. When the target's image
+    is on no host any more (the collection removed it: PAAS_KEEP_RELEASES), it is made again from the release's
+    slug first, as a new artifact the new release points at; without the slug, a Conflict says so.
     """
+    from artifacts.services import artifact_image_restore
+
     target = _rollback_target(app, version)
-    if not image_available(image=target.artifact.image):
-        raise Conflict(
-            f"v{target.version}'s image {target.artifact.image} is no longer on any host; "
-            "roll back to a newer release or push that revision again"
-        )
+    artifact = target.artifact
+    if artifact.image_removed_at or not image_available(image=artifact.image):  # marked removed: a new artifact
+        artifact = artifact_image_restore(artifact=artifact, version=target.version)
     with transaction.atomic():
         release = release_create(
             app=app,
-            artifact=target.artifact,
+            artifact=artifact,
             processes=target.processes,
             config=target.config,
             actor=actor,

@@ -2,14 +2,17 @@
 
 import codecs
 import contextlib
+import json
 import shlex
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
+from docker.utils import parse_bytes
 
 from hosts.drivers.docker import APP_GID, APP_UID, APP_USER, LABEL_INSTANCE, LABEL_JOB, Confinement, instance_network
 
@@ -98,6 +101,44 @@ class DockerBuildEngine:
         self.client.api.import_image_from_file(str(rootfs_tar), repository=repository, tag=tag, changes=changes)
         return self.client.images.get(f"{repository}:{tag}").id
 
+    def image_build(self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None]) -> str:
+        """Builds a Dockerfile (in the tarred context) into `tag`, streaming its output; returns the image id.
+        Raises ImageBuildError with the engine's message when a step fails. Nothing is pulled: no registry."""
+        memory = parse_bytes(self.confinement.memory) if self.confinement.memory else None
+        limits = {"memory": memory, "memswap": memory} if memory else {}
+        with open(context_tar, "rb") as context:
+            stream = self.client.api.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                labels={**labels, LABEL_INSTANCE: self.instance},
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                container_limits=limits,
+            )
+            for chunk in stream:
+                if "stream" in chunk:
+                    on_output(chunk["stream"])
+                if "error" in chunk:
+                    raise ImageBuildError(str(chunk["error"]).strip())
+        return self.client.images.get(tag).id
+
+    def image_load(self, archive: Path) -> list[str]:
+        """Loads a `docker save` archive; returns the references (or ids) of the images it held."""
+        with open(archive, "rb") as data:
+            images = self.client.images.load(data)
+        return [image.tags[0] if image.tags else image.id for image in images]
+
+    def image_tag(self, reference: str, repository: str, tag: str) -> None:
+        """Gives an image one more name."""
+        self.client.images.get(reference).tag(repository, tag)
+
+    def image_config(self, reference: str) -> dict:
+        """An image's configuration (Cmd, Entrypoint, ExposedPorts, ...)."""
+        return self.client.images.get(reference).attrs.get("Config") or {}
+
     def build_containers_remove(self) -> int:
         """Kills and removes this platform's build containers (running builds fail); returns how many."""
         containers = self.client.containers.list(
@@ -113,6 +154,28 @@ class DockerBuildEngine:
         """Removes a volume (a build cache); one that is gone already is fine."""
         with contextlib.suppress(NotFound):
             self.client.volumes.get(name).remove(force=True)
+
+    def volumes(self, prefix: str) -> list[str]:
+        """The names of the volumes whose name starts with `prefix` (build caches: paas-cache-INSTANCE-)."""
+        listed = self.client.volumes.list(filters={"name": prefix})
+        return sorted(volume.name for volume in listed if volume.name.startswith(prefix))
+
+    def build_containers_remove_stale(self, older_than: float) -> int:
+        """Removes this platform's build containers created more than `older_than` seconds ago (a build removes
+        its own as it ends: these were left behind); returns how many."""
+        summaries = self.client.api.containers(
+            all=True, filters={"label": [LABEL_BUILD, f"{LABEL_INSTANCE}={self.instance}"]}
+        )
+        deadline = time.time() - older_than
+        stale = [
+            summary["Id"]
+            for summary in summaries
+            if LABEL_JOB not in (summary.get("Labels") or {}) and summary.get("Created", deadline) < deadline
+        ]
+        for container_id in stale:
+            with contextlib.suppress(NotFound, APIError):
+                self.client.api.remove_container(container_id, force=True)
+        return len(stale)
 
     @contextlib.contextmanager
     def container(
@@ -179,16 +242,82 @@ def tar_of_directory(source: Path, prefix: str, target: Path, *, executable: boo
     return target
 
 
+class ImageBuildError(Exception):
+    """A Dockerfile build failed; the message is the engine's."""
+
+
 class MemoryBuildEngine:
     """The build engine's in-memory twin, for unit tests: it remembers what it was asked to remove."""
 
     volumes_removed: list[str] = []
+    images: dict[str, dict] = {}  # reference -> its Config, for image deploys in unit tests
+
+    def image_id(self, reference: str) -> str | None:
+        return f"sha256:{abs(hash(reference)):x}" if reference in self.images else None
+
+    def image_tag(self, reference: str, repository: str, tag: str) -> None:
+        self.images[f"{repository}:{tag}"] = self.images[reference]
+
+    def image_config(self, reference: str) -> dict:
+        return self.images[reference]
+
+    def image_load(self, archive: Path) -> list[str]:
+        """The images a `docker save` archive names in its manifest (tests load only images they added)."""
+        with tarfile.open(archive) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+        return [tag for entry in manifest for tag in entry.get("RepoTags") or []]
 
     def volume_remove(self, name: str) -> None:
         self.volumes_removed.append(name)
+        self.cache_volumes.discard(name)
+
+    # For the collection (artifacts.collect) and rollbacks that make an image again from its slug: the volumes
+    # and build containers (name -> when created) tests pretend the engine has, and the commits it made.
+    cache_volumes: set[str] = set()
+    build_containers: dict[str, float] = {}
+    commits: list[tuple[str, list[tuple[str, bytes]]]] = []  # (reference, [(path, archive bytes)])
+
+    @classmethod
+    def collection_reset(cls) -> None:
+        cls.volumes_removed.clear()
+        cls.cache_volumes.clear()
+        cls.build_containers.clear()
+        cls.commits.clear()
+
+    def volumes(self, prefix: str) -> list[str]:
+        return sorted(name for name in self.cache_volumes if name.startswith(prefix))
+
+    def build_containers_remove_stale(self, older_than: float) -> int:
+        deadline = time.time() - older_than
+        stale = [name for name, created in self.build_containers.items() if created < deadline]
+        for name in stale:
+            del self.build_containers[name]
+        return len(stale)
+
+    @contextlib.contextmanager
+    def container(self, image: str, **options) -> Iterator["MemoryBuildContainer"]:
+        yield MemoryBuildContainer(self, image)
 
     def build_containers_remove(self) -> int:
         return 0
+
+
+class MemoryBuildContainer:
+    """A container of the in-memory build engine: it keeps the archives put in, and commits them as an image."""
+
+    def __init__(self, engine: MemoryBuildEngine, image: str):
+        self.engine = engine
+        self.image = image
+        self.archives: list[tuple[str, bytes]] = []
+
+    def put_archive(self, path: str, archive: Path) -> None:
+        self.archives.append((path, Path(archive).read_bytes()))
+
+    def commit(self, repository: str, tag: str, conf: dict) -> str:
+        reference = f"{repository}:{tag}"
+        self.engine.images[reference] = conf
+        self.engine.commits.append((reference, self.archives))
+        return self.engine.image_id(reference)
 
 
 def build_engine():

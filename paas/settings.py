@@ -175,6 +175,13 @@ PAAS_BUILD_TIMEOUT = float(os.environ.get("PAAS_BUILD_TIMEOUT", "900"))
 PAAS_DEPLOY_TIMEOUT = float(os.environ.get("PAAS_DEPLOY_TIMEOUT", "120"))
 # How long a release phase (the Procfile's `release:` command) may run before it is stopped and the deploy fails.
 PAAS_RELEASE_TIMEOUT = float(os.environ.get("PAAS_RELEASE_TIMEOUT", "3600"))
+# The collection (artifacts.collect), run by the scheduler every PAAS_COLLECT_INTERVAL seconds, keeps the runtime
+# images of each app's current release, of its last PAAS_KEEP_RELEASES releases and of any release that still has
+# jobs, and removes older ones; slugs are kept for the last PAAS_KEEP_SLUGS releases (at least as many), so that a
+# rollback to a release whose image was removed makes it again from the slug.
+PAAS_KEEP_RELEASES = int(os.environ.get("PAAS_KEEP_RELEASES", "5"))
+PAAS_KEEP_SLUGS = int(os.environ.get("PAAS_KEEP_SLUGS", "20"))
+PAAS_COLLECT_INTERVAL = float(os.environ.get("PAAS_COLLECT_INTERVAL", "600"))
 # Quotas, refused with 409 and a message naming the setting: apps each user owns and SSH keys each user has (staff
 # are exempt from both), process types in one release, replicas of one app (all its process types together), and
 # builds pending or running at once per user, one-off runs (`paas run`) at once per app.
@@ -214,6 +221,7 @@ def _byte_size(name: str, default: str) -> int:
 PAAS_PUSH_MAX_BYTES = _byte_size("PAAS_PUSH_MAX_BYTES", "256m")
 PAAS_SOURCE_MAX_BYTES = _byte_size("PAAS_SOURCE_MAX_BYTES", "512m")
 PAAS_SLUG_MAX_BYTES = _byte_size("PAAS_SLUG_MAX_BYTES", "1g")
+PAAS_IMAGE_MAX_BYTES = _byte_size("PAAS_IMAGE_MAX_BYTES", "2g")  # an image uploaded with `paas deploy-image -`
 PAAS_BUILD_LOG_MAX_BYTES = _byte_size("PAAS_BUILD_LOG_MAX_BYTES", "1m")
 # Each app's log (DATA_DIR/logs/APP.log): rotated to APP.log.1 past this size; `paas logs -f` ends after this long.
 PAAS_LOG_MAX_BYTES = _byte_size("PAAS_LOG_MAX_BYTES", "10m")

@@ -8,6 +8,7 @@ from django.db.models import Max
 
 from apps.models import App, EventAction
 from apps.services import event_record
+from artifacts.models import ArtifactKind
 from paas.errors import InvalidInput, QuotaExceeded
 from releases.models import Release
 
@@ -17,7 +18,9 @@ CONFIG_MAX_BYTES = 64 * 1024
 RESERVED_PREFIX = "PAAS_"
 
 
-def _validate_processes(processes: dict) -> None:
+def _validate_processes(processes: dict, artifact) -> None:
+    """Process types and their commands; a Docker image's may be empty: its own CMD runs."""
+    own_command = artifact is not None and artifact.kind == ArtifactKind.IMAGE
     limit = settings.PAAS_QUOTA_PROCESS_TYPES
     if len(processes) > limit:
         raise QuotaExceeded(
@@ -27,7 +30,7 @@ def _validate_processes(processes: dict) -> None:
     for process_type, command in processes.items():
         if not PROCESS_TYPE_PATTERN.match(process_type):
             raise InvalidInput(f"invalid process type {process_type!r}: use lowercase letters, digits, '-' and '_'")
-        if not isinstance(command, str) or not command.strip():
+        if not isinstance(command, str) or not (command.strip() or own_command):
             raise InvalidInput(f"process type {process_type!r} has no command")
 
 
@@ -83,7 +86,7 @@ def release_create(
     Config and health checks are carried over from the latest release unless given. The release is recorded as an event
     of kind `action` (a push's release, a config change, a rollback).
     """
-    _validate_processes(processes)
+    _validate_processes(processes, artifact)
     with transaction.atomic():
         App.objects.select_for_update().filter(pk=app.pk).get()
         latest = Release.objects.filter(app=app).order_by("-version").first()

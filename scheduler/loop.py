@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -22,6 +23,7 @@ class SchedulerLoop(threading.Thread):
         self.interval = interval or settings.PAAS_SCHEDULER_INTERVAL
         self.stopping = threading.Event()
         self.wakeup = wakeup_event("scheduler")
+        self.collected_at: float | None = None  # monotonic time of the last collection; None: none yet
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -33,8 +35,23 @@ class SchedulerLoop(threading.Thread):
                 interval = min(interval, STARTING_INTERVAL) if jobs_starting() else interval
             except Exception:
                 log.exception("reconcile pass failed; retrying")
+            self.collect_when_due()
             self.wakeup.wait(interval)
         close_old_connections()
+
+    def collect_when_due(self) -> None:
+        """Runs the collection (artifacts.collect) after the first pass, then every PAAS_COLLECT_INTERVAL seconds.
+        It never breaks a pass: a collection that fails is logged, and tried again at the next interval."""
+        now = time.monotonic()
+        if self.collected_at is not None and now - self.collected_at < settings.PAAS_COLLECT_INTERVAL:
+            return
+        self.collected_at = now
+        try:
+            from artifacts.collect import garbage_collect
+
+            garbage_collect()
+        except Exception:
+            log.exception("collection failed; trying again in %.0fs", settings.PAAS_COLLECT_INTERVAL)
 
     def stop(self) -> None:
         self.stopping.set()

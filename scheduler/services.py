@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.logs import app_log_event
 from apps.models import EventAction
 from apps.services import event_record
+from artifacts.models import ArtifactKind
 from buildpacks.services import build_fail_stale
 from formations.models import Formation
 from formations.services import formation_roll_back
@@ -330,11 +331,17 @@ def _host_load(live: dict[int, LiveHost]) -> dict[int, int]:
 
 
 def job_spec(job: Job) -> JobSpec:
-    """The container a job runs as: its release's image and command, with the platform's variables."""
+    """The container a job runs as: its release's image and command, with the platform's variables.
+
+    A buildpack build's image starts the command through the stack's launcher; a Docker image (a Dockerfile build,
+    a deployed image) runs its own command, or a Procfile's through /bin/sh, and listens where it EXPOSEs.
+    """
     release = job.release
+    artifact = release.artifact
+    port = artifact.port or WEB_PORT
     env = {str(key): str(value) for key, value in release.config.items()}
     env.update(
-        PORT=str(WEB_PORT),
+        PORT=str(port),
         DYNO=job.name,
         PAAS_APP=job.app.name,
         PAAS_RELEASE=f"v{release.version}",
@@ -347,12 +354,13 @@ def job_spec(job: Job) -> JobSpec:
         name=f"paas-{settings.PAAS_INSTANCE}-{job.app.name}-{job.name}-{job.pk}",
         app=job.app.name,
         process_type=job.process_type,
-        image=release.artifact.image,
+        image=artifact.image,
         command=job.command or release.processes[job.process_type],
         env=env,
-        port=WEB_PORT if job.process_type == "web" else None,
+        port=port if job.process_type == "web" else None,
         memory=limits["memory"],
         cpus=limits["cpus"],
+        shell=artifact.kind == ArtifactKind.IMAGE,
     )
 
 

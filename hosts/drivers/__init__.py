@@ -18,11 +18,12 @@ class JobSpec:
     app: str
     process_type: str
     image: str
-    command: str
+    command: str  # empty: the image's own command (a Docker image without a Procfile line)
     env: dict[str, str] = field(default_factory=dict)
     port: int | None = None
     memory: str | None = None  # Docker's units (512m, 2g); None: the host's default
     cpus: float | None = None  # None: the host's default
+    shell: bool = False  # run `command` with /bin/sh -c instead of the image's entrypoint (a Docker image's)
     tty: bool = False  # a one-off run with a pseudo-terminal
     stdin: bool = False  # a one-off run that reads what its user types
 
@@ -110,6 +111,10 @@ class HostDriver(Protocol):
     def image_present(self, image: str) -> bool: ...
 
     def image_remove(self, image: str) -> None: ...
+
+    def app_images(self) -> list[str]:
+        """The references of this platform's app runtime images on the host (`paas-app/APP:INSTANCE-...`)."""
+        ...
 
 
 def host_driver(host) -> HostDriver:

@@ -126,7 +126,8 @@ class DockerHostDriver:
         self.job_remove(spec.name)  # a leftover container of the same job
         return self.client.containers.create(
             spec.image,
-            command=[spec.command],
+            command=[spec.command] if spec.command else None,
+            entrypoint=["/bin/sh", "-c"] if spec.shell and spec.command else None,
             name=spec.name,
             init=True,
             environment=spec.env,
@@ -263,6 +264,12 @@ class DockerHostDriver:
             self.client.images.remove(image, force=True)
         except ImageNotFound:
             pass
+
+    def app_images(self) -> list[str]:
+        """The references of this platform's app runtime images on the host (`paas-app/APP:INSTANCE-...`)."""
+        mine = f"{self.instance}-"
+        tags = [tag for image in self.client.images.list(name="paas-app/*") for tag in image.tags]
+        return sorted(tag for tag in tags if tag.startswith("paas-app/") and tag.rpartition(":")[2].startswith(mine))
 
     @staticmethod
     def _job_container(container) -> JobContainer:

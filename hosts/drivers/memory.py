@@ -51,6 +51,7 @@ class MemoryHostDriver:
         self.signals: list[tuple[str, str]] = []
         self.failing: set[str] = set()
         self.images_gone: set[str] = set()
+        self.images: set[str] = set()  # images it has besides those of its containers (app_images)
         self._ids = itertools.count(1)
         self._ports = itertools.count(40000)
         self.logs: dict[str, list[tuple[float, str, str]]] = {}  # container id -> what it wrote
@@ -171,6 +172,19 @@ class MemoryHostDriver:
     def image_remove(self, image: str) -> None:
         self._maybe_fail("image_remove")
         self.images_gone.add(image)
+
+    def app_images(self) -> list[str]:
+        """The platform's app images among those tests gave it and those its containers ran, less those removed."""
+        from django.conf import settings
+
+        self._maybe_fail("app_images")
+        had = self.images | {spec.image for spec in self.specs.values()}
+        mine = f"{settings.PAAS_INSTANCE}-"
+        return sorted(
+            image
+            for image in had - self.images_gone
+            if image.startswith("paas-app/") and image.rpartition(":")[2].startswith(mine)
+        )
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.failing:

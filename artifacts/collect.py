@@ -1,0 +1,209 @@
+"""The collection: removes what builds leave behind once nothing needs it, so that disks do not fill.
+
+The scheduler runs `garbage_collect` every PAAS_COLLECT_INTERVAL seconds. It removes old releases' runtime images
+(PAAS_KEEP_RELEASES) and, later, their slugs (PAAS_KEEP_SLUGS); the images, build caches of apps that no longer
+exist (a destroy the platform stopped in the middle of); and build containers left behind.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from apps.models import App
+from artifacts.blobstore import blob_delete
+from artifacts.models import Artifact
+from formations.models import Formation
+from hosts.drivers import host_driver
+from hosts.models import Host, HostState
+from releases.models import Release
+from scheduler.models import Job, JobState
+
+log = logging.getLogger("paas.collect")
+
+
+@dataclass
+class Collected:
+    """What one collection removed."""
+
+    images: list[str] = field(default_factory=list)  # old releases' runtime images
+    slugs: list[str] = field(default_factory=list)  # digests of the slug blobs deleted
+    orphan_images: list[str] = field(default_factory=list)  # images of apps that no longer exist
+    caches: list[str] = field(default_factory=list)  # build cache volumes of apps that no longer exist
+    build_containers: int = 0  # build containers left behind
+
+    def __bool__(self) -> bool:
+        return bool(self.images or self.slugs or self.orphan_images or self.caches or self.build_containers)
+
+
+def garbage_collect() -> Collected:
+    """Removes the runtime images, slugs, build caches and build containers nothing needs any more; returns them.
+
+    Kept, for each app: the artifacts of its current release (the formation's release, the one whose release phase
+    runs, the one last rolled out), of any release with a job not stopped on some host, and of its last
+    PAAS_KEEP_RELEASES releases that have an artifact. The runtime images of other artifacts are removed from every
+    host; their slugs stay for the last PAAS_KEEP_SLUGS releases, so that a rollback can make the image again
+    (artifacts.services.artifact_image_restore). Blobs are content-addressed: a slug another kept artifact shares
+    stays. Rows are never deleted: the artifact records when its image, and its slug, were removed.
+
+    Also removed: the images of this platform's apps that no longer exist (`paas-app/APP:INSTANCE-...`), their
+    build caches (`paas-cache-INSTANCE-APP` volumes), and build containers older than the build timeout. Each step
+    goes on when another fails; what a host that does not answer keeps is tried again next time.
+    """
+    collected = Collected()
+    steps = (_collect_images, _collect_slugs, _collect_orphan_images, _collect_caches, _collect_build_containers)
+    for step in steps:
+        try:
+            step(collected)
+        except Exception:  # noqa: BLE001 - one step failing leaves the others to do
+            log.exception("collection step %s failed", step.__name__)
+    if collected:
+        log.info(
+            "collection removed %d images (%s), %d slugs, %d images of destroyed apps (%s), %d build caches (%s), "
+            "%d build containers",
+            len(collected.images),
+            ", ".join(collected.images),
+            len(collected.slugs),
+            len(collected.orphan_images),
+            ", ".join(collected.orphan_images),
+            len(collected.caches),
+            ", ".join(collected.caches),
+            collected.build_containers,
+        )
+    return collected
+
+
+def _stale_seconds() -> float:
+    """How long a build may run, and then some: an artifact with no release yet is new for that long."""
+    from buildpacks.services import STALE_MARGIN_SECONDS
+
+    return settings.PAAS_BUILD_TIMEOUT + STALE_MARGIN_SECONDS
+
+
+def artifacts_kept(keep: int) -> set[int]:
+    """The ids of the artifacts in use, and of those of each app's last `keep` releases with an artifact."""
+    kept: set[int] = set()
+    for column in ("release", "releasing", "deployed_release"):
+        kept |= set(Formation.objects.values_list(f"{column}__artifact_id", flat=True))
+    live = Job.objects.exclude(state=JobState.STOPPED)
+    kept |= set(live.values_list("release__artifact_id", flat=True))
+    for app_id in App.objects.values_list("pk", flat=True):
+        releases = Release.objects.filter(app_id=app_id, artifact__isnull=False).order_by("-version")
+        kept |= set(releases.values_list("artifact_id", flat=True)[: max(keep, 0)])
+    kept.discard(None)
+    return kept
+
+
+def _candidates(kept: set[int], **unremoved):
+    """Artifacts not kept and not collected yet (`unremoved` says of what); one with no release yet (its build is
+    finishing, or a rollback is about to use it) is left alone while it is new."""
+    recent = timezone.now() - timedelta(seconds=_stale_seconds())
+    artifacts = Artifact.objects.filter(**unremoved).exclude(pk__in=kept).annotate(uses=Count("releases"))
+    return [artifact for artifact in artifacts.select_related("app") if artifact.uses or artifact.created_at < recent]
+
+
+def _platform_image(image: str) -> bool:
+    """Whether the platform made this image (a runtime image `paas-app/APP:INSTANCE-...`): those it may remove.
+    An image deployed as it is (a registry's) is the operator's."""
+    repository, _, tag = image.rpartition(":")
+    return repository.startswith("paas-app/") and tag.startswith(f"{settings.PAAS_INSTANCE}-")
+
+
+def _collect_images(collected: Collected) -> None:
+    kept = artifacts_kept(settings.PAAS_KEEP_RELEASES)
+    old = [artifact for artifact in _candidates(kept, image_removed_at__isnull=True) if _platform_image(artifact.image)]
+    if not old:
+        return
+    old_ids = {artifact.pk for artifact in old}
+    # An image several artifacts name (a rebuilt image has a name of its own, but be safe) goes with the last one.
+    in_use = set(Artifact.objects.filter(image_removed_at__isnull=True).exclude(pk__in=old_ids).values_list("image"))
+    in_use = {image for (image,) in in_use}
+    images = sorted({artifact.image for artifact in old} - in_use)
+    failed = _images_remove(images)
+    removed = [artifact.pk for artifact in old if artifact.image not in failed]
+    Artifact.objects.filter(pk__in=removed).mark_image_removed(timezone.now())
+    collected.images += [image for image in images if image not in failed]
+
+
+def _images_remove(images: list[str]) -> set[str]:
+    """Removes images from every host; returns those a host that is up failed to remove (tried again next time).
+    A host that is down and fails does not hold the others back: nothing runs those images any more."""
+    failed: set[str] = set()
+    if not images:
+        return failed
+    for host in Host.objects.all():
+        driver = host_driver(host)
+        for image in images:
+            try:
+                driver.image_remove(image)
+            except Exception as error:  # noqa: BLE001 - the host keeps it for now
+                log.warning("could not remove image %s from host %s: %s", image, host.name, error)
+                if host.state == HostState.UP:
+                    failed.add(image)
+    return failed
+
+
+def _collect_slugs(collected: Collected) -> None:
+    from buildpacks.models import Build, BuildState
+
+    keep = max(settings.PAAS_KEEP_SLUGS, settings.PAAS_KEEP_RELEASES)
+    kept = artifacts_kept(keep)
+    old = [artifact for artifact in _candidates(kept, slug_removed_at__isnull=True) if artifact.slug_digest]
+    if not old:
+        return
+    old_ids = {artifact.pk for artifact in old}
+    Artifact.objects.filter(pk__in=old_ids).mark_slug_removed(timezone.now())  # before the blobs go
+    digests = {artifact.slug_digest for artifact in old}
+    shared = Artifact.objects.filter(slug_digest__in=digests, slug_removed_at__isnull=True)
+    used = set(shared.values_list("slug_digest", flat=True))
+    sources = Build.objects.filter(source_digest__in=digests).exclude(state=BuildState.FAILED)
+    used |= set(sources.values_list("source_digest", flat=True))
+    for digest in sorted(digests - used):
+        blob_delete(digest)
+        collected.slugs.append(digest)
+
+
+def _collect_orphan_images(collected: Collected) -> None:
+    """The runtime images of apps that no longer exist, on every host that is up."""
+    for host in Host.objects.filter(state=HostState.UP):
+        driver = host_driver(host)
+        try:
+            images = driver.app_images()
+        except Exception as error:  # noqa: BLE001 - tried again next time
+            log.warning("could not list the images of host %s: %s", host.name, error)
+            continue
+        names = {image.rpartition(":")[0].removeprefix("paas-app/") for image in images}
+        existing = set(App.objects.filter(name__in=names).values_list("name", flat=True))
+        for image in images:
+            if image.rpartition(":")[0].removeprefix("paas-app/") in existing:
+                continue
+            try:
+                driver.image_remove(image)
+            except Exception as error:  # noqa: BLE001 - tried again next time
+                log.warning("could not remove image %s from host %s: %s", image, host.name, error)
+                continue
+            collected.orphan_images.append(image)
+
+
+def _collect_caches(collected: Collected) -> None:
+    """The build caches of apps that no longer exist."""
+    from buildpacks.services import cache_volume_name
+    from hosts.engine import build_engine
+
+    engine = build_engine()
+    prefix = cache_volume_name("")
+    volumes = engine.volumes(prefix)
+    existing = set(App.objects.values_list("name", flat=True))
+    for volume in volumes:
+        if volume.removeprefix(prefix) not in existing:
+            engine.volume_remove(volume)
+            collected.caches.append(volume)
+
+
+def _collect_build_containers(collected: Collected) -> None:
+    from hosts.engine import build_engine
+
+    collected.build_containers += build_engine().build_containers_remove_stale(_stale_seconds())
