@@ -195,8 +195,32 @@ def router_answers() -> bool:
         return False
 
 
+MIGRATE_ACCEPT_QUEUES = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+
+
+def accept_queues_migrate() -> bool:
+    """Makes the kernel hand the connections waiting on a closing listener to its successor (tcp_migrate_req).
+
+    Caddy opens a new listener (SO_REUSEPORT) at each configuration change and closes the old one: without this,
+    the connections that had just arrived on the old one are reset, a failed request for someone at every deploy.
+    It needs root (it is per network namespace); returns whether it is on.
+    """
+    try:
+        if MIGRATE_ACCEPT_QUEUES.read_text().strip() != "1":
+            MIGRATE_ACCEPT_QUEUES.write_text("1\n")
+    except OSError as error:
+        log.warning(
+            "cannot set net.ipv4.tcp_migrate_req=1 (%s): a request arriving as the router reloads may be reset; "
+            "set it as root (sysctl -w net.ipv4.tcp_migrate_req=1)",
+            error,
+        )
+        return False
+    return True
+
+
 def router_start() -> str:
     """Adopts the Caddy answering on PAAS_ROUTER_ADMIN, or starts one that outlives this process, as the router user."""
+    accept_queues_migrate()
     if router_answers():
         return "adopted"
     executable = shutil.which("caddy")
