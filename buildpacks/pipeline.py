@@ -4,14 +4,16 @@ A failed build raises BuildFailed with a message for the pusher; it changes noth
 """
 
 import logging
+import re
 import shutil
 import tarfile
 from pathlib import Path
 
 from django.conf import settings
 
-from artifacts.blobstore import blob_copy_to, blob_put_file
+from artifacts.blobstore import blob_copy_to, blob_path, blob_put_file
 from artifacts.services import artifact_create
+from buildpacks.dockerfile import DOCKERFILE, dockerfile_artifact, source_text
 from buildpacks.models import Build
 from buildpacks.procfile import procfile_parse, release_default_processes
 from buildpacks.services import (
@@ -24,10 +26,9 @@ from buildpacks.services import (
     size_text,
 )
 from buildpacks.stack import RUNTIME_PATH, stack_ensure
-from formations.services import formation_deploy
 from hosts.engine import build_engine, tar_of_directory
 from paas.errors import PaasError
-from releases.services import release_create
+from releases.selectors import config_current
 
 log = logging.getLogger("paas.builds")
 
@@ -42,7 +43,7 @@ class BuildFailed(PaasError):
 
 
 def build_execute(build: Build) -> None:
-    """Builds, releases and deploys one pushed commit; records the outcome on the build.
+    """Builds one pushed commit into an artifact, then releases and deploys it; records the outcome on the build.
 
     The log is complete before the outcome is recorded: whoever sees the outcome has seen the whole log.
     """
@@ -50,45 +51,42 @@ def build_execute(build: Build) -> None:
     slugs: list[str] = []  # the digests of the slugs this build stored
     try:
         with BuildLogBuffer(build) as log_buffer:
-            release, error = _build_and_deploy(build, work, log_buffer.write, slugs)
+            made, error = _build_guarded(build, lambda: _build_artifact(build, work, log_buffer.write, slugs))
     finally:
         scratch_remove(work)
-    if release is None:
+    if made is not None:
+        _, error = _build_guarded(build, lambda: build_succeed(build=build, artifact=made[0], processes=made[1]))
+    if error:
         build_fail(build=build, error=error, slug_digests=slugs)
-    else:
-        build_succeed(build=build, release=release)
 
 
-def _build_and_deploy(build: Build, work: Path, output, slugs: list[str]):
-    """Runs the pipeline; returns the deployed release and "", or None and why the build failed."""
+def _build_guarded(build: Build, step):
+    """Runs a step of the build; returns its result and "", or None and why the build failed."""
     try:
-        release = _build_release(build, work, output, slugs)
-        formation_deploy(app=build.app, release=release, actor=build.created_by)
+        return step(), ""
     except PaasError as error:
         return None, str(error)
     except Exception:  # its text may hold paths, addresses or secrets: it goes to the platform's log only
         log.exception("build %s failed", build.pk)
         return None, f"internal error while building; the platform's log has the details (build {build.pk})"
-    output(f"-----> Released v{release.version}\n")
-    return release, ""
 
 
-def _build_release(build: Build, work: Path, output, slugs: list[str]):
-    """Source -> slug -> runtime image -> a new release (not yet deployed); `slugs` gets the slug's digest."""
+def _build_artifact(build: Build, work: Path, output, slugs: list[str]):
+    """Source -> a Dockerfile build, or buildpacks (slug -> runtime image): the artifact and its process types.
+    `slugs` gets the digest of the slug a buildpack build stores."""
     output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
     engine = build_engine()
+    source = blob_path(build.source_digest)  # read only: the build works on copies
+    dockerfile = source_text(source, DOCKERFILE)
+    if dockerfile is not None:
+        artifact, processes = dockerfile_artifact(engine, build, source, dockerfile, output)
+        _announce_processes(processes, output)
+        return artifact, processes
     stack = stack_ensure(engine, output)
     slug = _compile(engine, stack, build, work, output)
     processes = _slug_processes(slug)
     _announce_processes(processes, output)
-    artifact = _runtime_artifact(engine, stack, build, slug, output, slugs)
-    return release_create(
-        app=build.app,
-        artifact=artifact,
-        processes=processes,
-        actor=build.created_by,
-        description=f"Deploy {build.revision[:7]}",
-    )
+    return _runtime_artifact(engine, stack, build, slug, output, slugs), processes
 
 
 def _announce_processes(processes: dict, output) -> None:
@@ -100,6 +98,20 @@ def _announce_processes(processes: dict, output) -> None:
         )
 
 
+# The built-in buildpacks, in the order their bin/detect runs: (directory, what it looks for, what it is).
+_BUILTIN_ORDER = (
+    ("python", "requirements.txt, pyproject.toml, setup.py", "Python"),
+    ("nodejs", "package.json", "Node.js"),
+    ("go", "go.mod", "Go"),
+    ("static", "index.html or public/index.html", "static"),
+    ("procfile", "a Procfile", "any other app"),
+)
+# The builder's exit statuses that mean something other than "a buildpack failed".
+_NOTHING_RECOGNISED = 100
+_BUILDPACK_UNUSABLE = 101
+_CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def _build_env() -> tuple[dict, dict]:
     env = {"STACK": "paas-bookworm", "PATH": RUNTIME_PATH, "LANG": "C.UTF-8", "HOME": "/app"}
     binds = {}
@@ -107,7 +119,12 @@ def _build_env() -> tuple[dict, dict]:
     if bundle and Path(bundle).is_file():
         binds[bundle] = {"bind": CONTAINER_CA_BUNDLE, "mode": "ro"}
         env.update(
-            SSL_CERT_FILE=CONTAINER_CA_BUNDLE, PIP_CERT=CONTAINER_CA_BUNDLE, REQUESTS_CA_BUNDLE=CONTAINER_CA_BUNDLE
+            SSL_CERT_FILE=CONTAINER_CA_BUNDLE,
+            PIP_CERT=CONTAINER_CA_BUNDLE,
+            REQUESTS_CA_BUNDLE=CONTAINER_CA_BUNDLE,
+            NODE_EXTRA_CA_CERTS=CONTAINER_CA_BUNDLE,
+            npm_config_cafile=CONTAINER_CA_BUNDLE,
+            GIT_SSL_CAINFO=CONTAINER_CA_BUNDLE,
         )
     return env, binds
 
@@ -127,12 +144,12 @@ def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
         handover=("/app", "/cache"),  # the source goes in as root; the build runs as the app user
     ) as container:
         container.put_archive("/app", source)
-        container.put_archive("/", _build_kit(work))
+        container.put_archive("/", _build_kit(work, config_current(app=build.app)))
         status = container.run(output, timeout=settings.PAAS_BUILD_TIMEOUT)
         if container.timed_out:
             raise BuildFailed(f"Build timed out after {settings.PAAS_BUILD_TIMEOUT:.0f}s and was stopped")
         if status != 0:
-            raise BuildFailed(f"Build failed: the buildpack exited with status {status}; see the output above")
+            raise BuildFailed(_build_failure(status))
         slug = work / "slug.tar"
         if not container.get_archive("/app", slug, max_bytes=settings.PAAS_SLUG_MAX_BYTES):
             limit = size_text(settings.PAAS_SLUG_MAX_BYTES)
@@ -143,12 +160,36 @@ def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
     return slug
 
 
-def _build_kit(work: Path) -> Path:
-    """The builder script and the built-in buildpacks, as a tar file (in `work`) placed at /paas-build."""
+def _build_failure(status: int) -> str:
+    """What the pusher is told when the builder exits with `status` (not 0)."""
+    if status == _NOTHING_RECOGNISED:
+        looked_for = "; ".join(f"{manifest} ({kind})" for _, manifest, kind in _BUILTIN_ORDER)
+        return (
+            f"No buildpack recognised this app. Looked for: {looked_for}. "
+            "Add one of these at the top of the repository, or name a buildpack in .buildpacks or BUILDPACK_URL"
+        )
+    if status == _BUILDPACK_UNUSABLE:
+        return "Build failed: a buildpack named in BUILDPACK_URL or .buildpacks could not be used; see the output above"
+    return f"Build failed: the buildpack exited with status {status}; see the output above"
+
+
+def _build_kit(work: Path, config: dict | None = None) -> Path:
+    """The builder script, the built-in buildpacks, their detect order and the app's config vars (one file per
+    var in env/, the buildpacks' ENV_DIR), as a tar file (in `work`) placed at /paas-build."""
     root = work / "kit" / "paas-build"
     shutil.copytree(BUILTIN_BUILDPACKS, root / "buildpacks")
     shutil.copyfile(BUILDER, root / "builder")
+    (root / "order").write_text("".join(f"{name}\n" for name, _, _ in _BUILTIN_ORDER))
+    _write_env_dir(root / "env", config or {})
     return tar_of_directory(root, "paas-build", work / "kit.tar", executable=True)
+
+
+def _write_env_dir(directory: Path, config: dict) -> None:
+    """Writes `config` as Heroku's ENV_DIR: one file per var, named after it, holding its value (no newline)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, value in config.items():
+        if _CONFIG_NAME.match(name):  # a name that cannot be an environment variable cannot be a file name either
+            (directory / name).write_text(str(value))
 
 
 def _slug_processes(slug: Path) -> dict[str, str]:

@@ -24,7 +24,7 @@ from apps.services import event_record
 from artifacts.blobstore import blob_delete, blob_put_file
 from artifacts.models import Artifact
 from buildpacks.models import Build, BuildState
-from paas.errors import InvalidInput, QuotaExceeded
+from paas.errors import Conflict, InvalidInput, QuotaExceeded
 
 log = logging.getLogger("paas.builds")
 
@@ -47,6 +47,16 @@ def repo_path(app_name: str) -> Path:
 def cache_volume_name(app_name: str) -> str:
     """The Docker volume that keeps an app's build cache (pip's downloads) between builds."""
     return f"paas-cache-{settings.PAAS_INSTANCE}-{app_name}"
+
+
+def build_cache_purge(*, app: App, actor) -> None:
+    """Empties `app`'s build cache; refused while one of its builds runs (it is using the cache)."""
+    from hosts.engine import build_engine
+
+    if Build.objects.filter(app=app, state=BuildState.BUILDING).exists():
+        raise Conflict(f"a build of {app.name} is running and using the cache; purge it once the build has ended")
+    build_engine().volume_remove(cache_volume_name(app.name))
+    event_record(app=app, actor=actor, action=EventAction.BUILD, detail="build cache purged")
 
 
 def repo_ensure(app: App) -> Path:
@@ -105,8 +115,6 @@ def _quota_check_builds(actor, lock: bool = False) -> None:
 
 def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
     """Stores the pushed source and queues its build; a source larger than PAAS_SOURCE_MAX_BYTES is refused."""
-    from buildpacks.tasks import build_run
-
     if source_path.stat().st_size > settings.PAAS_SOURCE_MAX_BYTES:
         limit = size_text(settings.PAAS_SOURCE_MAX_BYTES)
         raise InvalidInput(
@@ -121,8 +129,18 @@ def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
         build.full_clean()
         build.save()
         event_record(app=app, actor=actor, action=EventAction.BUILD, detail=f"build {build.pk} of {revision[:7]}")
-        transaction.on_commit(lambda: build_run.delay(build.pk))
+        transaction.on_commit(lambda: build_enqueue(build.pk))
     return build
+
+
+BUILD_TASK = "buildpacks.build_run"  # queued by name: these services never import the pipeline that imports them
+
+
+def build_enqueue(build_id: int) -> None:
+    """Queues a build for a build worker (buildpacks.tasks.build_run)."""
+    from paas.celery import app as celery_app
+
+    celery_app.send_task(BUILD_TASK, args=[build_id])
 
 
 class _ByteLength(Func):
@@ -243,13 +261,35 @@ def build_start(*, build: Build) -> bool:
     return bool(started)
 
 
-def build_succeed(*, build: Build, release) -> None:
-    """Records that a build made `release`; database errors are retried with backoff, as for build_fail."""
-    succeeded = Build.objects.filter(pk=build.pk)
-    _retried(
-        lambda: succeeded.update(state=BuildState.SUCCEEDED, release=release, finished_at=timezone.now()),
-        what="record a successful build",
-    )
+def build_succeed(*, build: Build, artifact, processes: dict):
+    """Makes the build's release, moves the app's formation to it and records the build's success, in one
+    transaction: no build succeeds without its release deploying, and no release deploys for a build that failed
+    (say, marked stale meanwhile). Database errors are retried with backoff, as for build_fail."""
+    from formations.services import formation_deploy
+    from releases.services import release_create
+
+    def finish():
+        with transaction.atomic():
+            state = Build.objects.select_for_update().filter(pk=build.pk).values_list("state", flat=True).first()
+            if state != BuildState.BUILDING:
+                raise InvalidInput(f"build {build.pk} ended meanwhile ({state}); push again")
+            release = release_create(
+                app=build.app,
+                artifact=artifact,
+                processes=processes,
+                actor=build.created_by,
+                description=f"Deploy {build.revision[:7]}",
+            )
+            formation_deploy(app=build.app, release=release, actor=build.created_by)
+            Build.objects.filter(pk=build.pk).update(
+                state=BuildState.SUCCEEDED,
+                release=release,
+                finished_at=timezone.now(),
+                log=Concat("log", Value(f"-----> Released v{release.version}\n")),
+            )
+        return release
+
+    return _retried(finish, what="record a successful build")
 
 
 def build_fail(*, build: Build, error: str, slug_digests: Iterable[str] = ()) -> None:

@@ -1,16 +1,18 @@
-"""The stack image: a Debian root file system with Python, built locally and imported into Docker.
+"""The stack image: a Debian root file system with Python, Node.js and Go, built locally and imported into Docker.
 
 No image registry is involved: `debootstrap` makes the root file system, `docker import` turns it
 into an image. The image's tag is a hash of its recipe, so it is built on first need and reused
 until the recipe changes.
 """
 
+import base64
 import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +22,17 @@ from hosts.drivers.docker import APP_GID, APP_UID
 from paas.errors import PaasError
 
 SUITE = "bookworm"
-PACKAGES = ("python3", "python3-venv", "python3-dev", "build-essential", "ca-certificates", "curl", "git")
+PACKAGES = (
+    *("python3", "python3-venv", "python3-dev", "build-essential", "ca-certificates", "curl", "git"),
+    *("nodejs", "golang-go", "busybox"),  # the Node.js and Go buildpacks; busybox httpd serves static sites
+)
+# npm itself comes from the npm registry (one self-contained tarball, checked against its integrity hash): Debian's
+# npm package needs virtual packages that debootstrap cannot resolve.
+NPM = (
+    "10.9.2",
+    "https://registry.npmjs.org/npm/-/npm-10.9.2.tgz",
+    "sha512-iriPEPIkoMYUy3F6f3wwSZAU93E0Eg6cHwIR6jzzOXWSy+SD/rOODEs74cVONHKSx2obXtuUoyidVEhISrisgQ==",
+)
 REPOSITORY = "paas/stack"
 LAUNCHER = Path(__file__).parent / "scripts" / "launch"
 RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -36,7 +48,7 @@ class StackError(PaasError):
 def stack_tag() -> str:
     """The stack image's tag: the suite and a hash of everything that goes into the image."""
     recipe = hashlib.sha256()
-    recipe.update(" ".join((SUITE, *PACKAGES, *IMAGE_CHANGES, *map(str, APP_ACCOUNT))).encode())
+    recipe.update(" ".join((SUITE, *PACKAGES, *NPM, *IMAGE_CHANGES, *map(str, APP_ACCOUNT))).encode())
     recipe.update(LAUNCHER.read_bytes())
     return f"{SUITE}-{recipe.hexdigest()[:12]}"
 
@@ -91,6 +103,7 @@ def _stack_build(engine, on_output: Callable[[str], None]) -> None:
             on_output,
         )
         _stack_finish_rootfs(rootfs, on_output)
+        _stack_install_npm(rootfs, Path(scratch), on_output)
         tarball = Path(scratch) / "rootfs.tar"
         _run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."], on_output)
         engine.image_import(tarball, REPOSITORY, stack_tag(), IMAGE_CHANGES)
@@ -114,3 +127,26 @@ def _stack_finish_rootfs(rootfs: Path, on_output: Callable[[str], None]) -> None
         for entry in (rootfs / cache).glob("*"):
             if entry.is_file():
                 entry.unlink()
+
+
+def _stack_install_npm(rootfs: Path, scratch: Path, on_output: Callable[[str], None]) -> None:
+    """Unpacks npm (NPM) into /usr/local/lib/node_modules/npm, with `npm` and `npx` in /usr/local/bin."""
+    version, url, integrity = NPM
+    on_output(f"-----> Adding npm {version} from the npm registry\n")
+    tarball = scratch / "npm.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response, open(tarball, "wb") as file:
+            shutil.copyfileobj(response, file)
+    except OSError as error:
+        raise StackError(f"could not download npm from {url}: {error}") from error
+    algorithm, expected = integrity.split("-", 1)
+    digest = base64.b64encode(hashlib.new(algorithm, tarball.read_bytes()).digest()).decode()
+    if digest != expected:
+        raise StackError(f"{url} does not match its integrity hash {integrity}")
+    target = rootfs / "usr" / "local" / "lib" / "node_modules" / "npm"
+    for directory in (target.parent.parent, target.parent, target):
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o755)  # whatever this process's umask: the app user runs npm
+    _run(["tar", "-xzf", str(tarball), "-C", str(target), "--strip-components=1", "--no-same-owner"], on_output)
+    for command in ("npm", "npx"):
+        (rootfs / "usr" / "local" / "bin" / command).symlink_to(f"../lib/node_modules/npm/bin/{command}-cli.js")

@@ -4,10 +4,10 @@ from celery import shared_task
 
 from buildpacks.models import FINAL_STATES, Build
 from buildpacks.pipeline import build_execute
-from buildpacks.services import build_start
+from buildpacks.services import BUILD_TASK, build_start
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, name=BUILD_TASK, acks_late=True, max_retries=None)
 def build_run(self, build_id: int) -> None:
     """Runs one build; one build per app at a time, later ones wait their turn."""
     build = Build.objects.select_related("app", "created_by").get(pk=build_id)

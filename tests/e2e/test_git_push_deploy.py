@@ -109,15 +109,16 @@ def test_bad_input_gets_clear_errors(logged_in):
 
 def test_a_push_no_buildpack_recognises_is_refused_with_the_reason(logged_in):
     platform = logged_in
-    source = platform.root / "static"
+    source = platform.root / "notes"
     source.mkdir()
-    (source / "index.html").write_text("<h1>hi</h1>\n")
+    (source / "README.txt").write_text("just some notes\n")  # no manifest, no index.html, no Procfile
     commit(platform, source, "first")
-    assert platform.paas("create", "static", cwd=source).exit_code == 0
+    assert platform.paas("create", "notes", cwd=source).exit_code == 0
     push = platform.git("push", "paas", "main", cwd=source)
     assert push.returncode != 0
-    assert "No buildpack recognised this app" in push.stderr and "requirements.txt" in push.stderr
-    assert platform.paas_json("releases", "-a", "static") == []
+    assert "No buildpack recognised this app. Looked for: requirements.txt" in push.stderr
+    assert "package.json (Node.js)" in push.stderr and "a Procfile (any other app)" in push.stderr
+    assert platform.paas_json("releases", "-a", "notes") == []
 
 
 def test_a_release_that_crashes_on_start_is_rolled_back_and_the_old_one_keeps_serving(logged_in):

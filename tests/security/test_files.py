@@ -99,7 +99,7 @@ def test_the_stack_build_lock_is_under_data_dir(tmp_path, monkeypatch):
 def test_an_internal_error_in_a_build_reaches_the_platforms_log_only(caplog):
     build = Build.objects.create(app=make_app("shop"), revision="a" * 40, source_digest="sha256:" + "0" * 64)
     secret = RuntimeError("cannot connect to postgres://paas:s3cret@10.0.0.5/paas")
-    with mock.patch("buildpacks.pipeline._build_release", side_effect=secret), caplog.at_level(logging.ERROR):
+    with mock.patch("buildpacks.pipeline._build_artifact", side_effect=secret), caplog.at_level(logging.ERROR):
         build_execute(build)
     build.refresh_from_db()
     told = f"internal error while building; the platform's log has the details (build {build.pk})"

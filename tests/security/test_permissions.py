@@ -19,9 +19,11 @@ from rest_framework.test import APIClient
 
 from apps.models import ApiToken, App, Event, EventAction, Key
 from apps.services import key_add
+from artifacts.blobstore import blob_put_file
 from artifacts.services import artifact_create
 from buildpacks.models import Build, BuildState
 from buildpacks.pipeline import build_execute
+from buildpacks.services import build_start
 from buildpacks.sshd import _authorize
 from formations.selectors import formation_get
 from hosts.services import host_register_local
@@ -78,7 +80,11 @@ def _slug_with_procfile(path, processes: dict) -> None:
 
 def test_a_build_whose_procfile_declares_too_many_types_fails_saying_so(tmp_path):
     app = make_app("flood")
-    build = Build.objects.create(app=app, revision="a" * 40, source_digest="sha256:" + "0" * 64, created_by=app.owner)
+    source = tmp_path / "source.tar"
+    tarfile.open(source, "w").close()  # a pushed tree with no Dockerfile: buildpacks build it
+    digest, _ = blob_put_file(source)
+    build = Build.objects.create(app=app, revision="a" * 40, source_digest=digest, created_by=app.owner)
+    build_start(build=build)
     slug = tmp_path / "slug.tar"
     _slug_with_procfile(slug, _many_types(300))
 
@@ -263,7 +269,7 @@ def test_concurrent_builds_per_user_are_limited(settings, alice, shop, tmp_path)
     settings.PAAS_QUOTA_BUILDS = 2
     source = tmp_path / "source.tar"
     source.write_bytes(b"source")
-    with mock.patch("buildpacks.tasks.build_run.delay"):
+    with mock.patch("buildpacks.services.build_enqueue"):
         first = build_create(app=shop, actor=alice, revision="a" * 40, source_path=source)
         build_create(app=shop, actor=alice, revision="b" * 40, source_path=source)
         with pytest.raises(QuotaExceeded, match=r"alice has 2 builds pending or running.*PAAS_QUOTA_BUILDS=2"):
