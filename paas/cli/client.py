@@ -106,6 +106,21 @@ class ApiClient:
     def post(self, path: str, body: dict):
         return self.request("POST", path, body)
 
+    def upload(self, path: str, data, length: int, content_type: str):
+        """PUTs a file's bytes as they are read (`data`: an open binary file of `length` bytes)."""
+        request = self._request("PUT", path, None, "application/json")
+        request.data = data
+        request.add_header("Content-Type", content_type)
+        request.add_header("Content-Length", str(length))
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raise _http_error(error) from error
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise CliError(f"cannot reach the platform at {self.url}: {reason}") from error
+
     def patch(self, path: str, body: dict):
         return self.request("PATCH", path, body)
 

@@ -2,14 +2,14 @@
 
 import click
 
-from paas.cli import account, apps, formation, logs, releases, run, runtime, users
+from paas.cli import account, apps, formation, images, logs, releases, run, runtime, users
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
 # How `paas help` groups the commands, in the order a user meets them.
 SECTIONS = (
     ("Getting started", ("login", "keys", "create", "apps", "info", "whoami")),
-    ("Releases and config", ("releases", "rollback", "env", "builds")),
+    ("Releases and config", ("releases", "rollback", "env", "builds", "deploy-image")),
     ("Running the app", ("scale", "ps", "restart", "logs", "run", "checks", "limits")),
     ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "destroy")),
@@ -85,6 +85,7 @@ for command in (
     releases.rollback,
     releases.env,
     releases.builds,
+    images.deploy_image,
     formation.scale,
     formation.ps,
     formation.restart,

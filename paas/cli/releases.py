@@ -178,6 +178,16 @@ def builds(ctx, client, as_json):
     )
 
 
+@builds.command("purge-cache")
+@app_option
+@pass_client
+def builds_purge_cache(client):
+    """Empty the app's build cache (downloaded and installed dependencies): the next push builds from scratch."""
+    name = current_app()
+    client.delete(f"/apps/{name}/builds/cache/")
+    click.echo(f"Emptied the build cache of {name}; the next push installs its dependencies afresh.")
+
+
 @builds.command("log")
 @click.argument("build_id", type=int)
 @app_option
