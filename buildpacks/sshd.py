@@ -91,45 +91,42 @@ def _say(process: asyncssh.SSHServerProcess, text: str) -> None:
 async def handle_session(process: asyncssh.SSHServerProcess) -> None:
     """One SSH session: a git service on one app's repository, or a one-off run (`run APP -- COMMAND`)."""
     if is_run_command(process.command):
-        await _handle_run(process)
-        return
+        await _session(process, _run_session(process), "the run")
+    else:
+        await _session(process, _git_session(process), "the git receiver")
+
+
+async def _session(process: asyncssh.SSHServerProcess, work, what: str) -> None:
+    """Runs a session's work and exits with its status; errors are told to the user in words, and only there."""
     try:
-        service, app_name = parse_git_command(process.command)
-        user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
-        repo = await in_thread(repo_ensure)(app)
-        async with _repo_lock(app.name, process):
-            status = await _run_git(process, service, repo, user, app)
+        status = await work
     except PaasError as error:
         _say(process, f"error: {error}\n")
         status = 1
     except (ConnectionError, asyncssh.Error):
-        log.info("a git client went away")
+        log.info("an SSH client went away (%s)", what)
         status = 1
     except Exception:
-        log.exception("git session failed")
-        _say(process, "error: internal error in the git receiver; see the platform's log\n")
+        log.exception("SSH session failed (%s)", what)
+        _say(process, f"error: internal error in {what}; see the platform's log\n")
         status = 1
     with contextlib.suppress(Exception):
         process.exit(status)
 
 
-async def _handle_run(process: asyncssh.SSHServerProcess) -> None:
+async def _git_session(process: asyncssh.SSHServerProcess) -> int:
+    service, app_name = parse_git_command(process.command)
+    user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
+    repo = await in_thread(repo_ensure)(app)
+    async with _repo_lock(app.name, process):
+        return await _run_git(process, service, repo, user, app)
+
+
+async def _run_session(process: asyncssh.SSHServerProcess) -> int:
     """A one-off run attached to this session, for a user who may push to the app."""
-    try:
-        app_name, command = ssh_run_command(shlex.split(process.command))
-        user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
-        status = await ssh_run(process, user, app, command, in_thread)
-    except PaasError as error:
-        _say(process, f"error: {error}\n")
-        status = 1
-    except (ConnectionError, asyncssh.Error):
-        status = 1
-    except Exception:
-        log.exception("run session failed")
-        _say(process, "error: internal error in the run; see the platform's log\n")
-        status = 1
-    with contextlib.suppress(Exception):
-        process.exit(status)
+    app_name, command = ssh_run_command(shlex.split(process.command))
+    user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
+    return await ssh_run(process, user, app, command, in_thread)
 
 
 @contextlib.asynccontextmanager

@@ -253,3 +253,37 @@ class LoadLoop(threading.Thread):
 
     def bodies(self) -> set[str]:
         return {body for status, body in self.answers if status == 200}
+
+
+WEB_APP = """\
+import collections
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+hog = []
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/hog":  # allocates far past any small memory limit
+            hog.append(bytearray(512 * 1024 * 1024))
+        status = HEALTH if self.path == "/healthz" else 200
+        body = (ANSWER.format_map(collections.defaultdict(lambda: "hello", os.environ)) + "\\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def web_app(answer: str, health: int = 200) -> str:
+    """A small stdlib web app's source: GET answers `answer` with environment variables filled in (`{PAAS_RELEASE}`;
+    "hello" for one that is not set), GET /healthz answers `health`, GET /hog allocates far past a small memory
+    limit."""
+    return f"ANSWER = {answer!r}\nHEALTH = {health}\n" + WEB_APP

@@ -9,29 +9,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.conftest import commit, ok
+from tests.e2e.conftest import commit, ok, web_app
+
+SERVER = web_app("{GREETING} from {PAAS_RELEASE} on {PORT}")
 
 pytestmark = pytest.mark.e2e
-
-SERVER = """\
-import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{os.environ.get('GREETING', 'hi')} from {os.environ['PAAS_RELEASE']} on {os.environ['PORT']}\\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args):
-        pass
-
-
-ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"""
 
 
 def write(directory: Path, files: dict[str, str]) -> None:
@@ -58,17 +40,17 @@ def test_a_dockerfile_is_built_with_its_cmd_and_expose_and_a_broken_one_keeps_th
     assert result.returncode == 0, result.stderr
     assert "Dockerfile found: building it" in result.stderr and ": FROM paas/stack" in result.stderr
     assert "Web process listens on port 8000" in result.stderr
-    assert platform.curl("docked") == "hi from v1 on 8000\n"
+    assert platform.curl("docked") == "hello from v1 on 8000\n"
 
     write(source, {"Dockerfile": "FROM paas/stack\nCOPY server.py /srv/\n", "server.py": SERVER})
     (source / "Procfile").write_text("web: python3 /srv/server.py\n")  # no EXPOSE: $PORT
     result = push(platform, source, "a Procfile")
     assert result.returncode == 0, result.stderr
-    assert platform.curl("docked") == "hi from v2 on 5000\n"
-    ok(platform.paas("env", "set", "GREETING=hello", "-a", "docked"))
-    assert platform.curl("docked") == "hello from v3 on 5000\n"
+    assert platform.curl("docked") == "hello from v2 on 5000\n"
+    ok(platform.paas("env", "set", "GREETING=bonjour", "-a", "docked"))
+    assert platform.curl("docked") == "bonjour from v3 on 5000\n"
     result = platform.paas("run", "-a", "docked", "--", "id -u; echo $GREETING")
-    assert result.exit_code == 0 and "10000\nhello" in result.output, result.output
+    assert result.exit_code == 0 and "10000\nbonjour" in result.output, result.output
 
     write(source, {"Dockerfile": "FROM nosuchimage:1\nCMD true\n"})
     result = push(platform, source, "FROM an image nobody has")
@@ -81,7 +63,7 @@ def test_a_dockerfile_is_built_with_its_cmd_and_expose_and_a_broken_one_keeps_th
     assert result.returncode != 0
     assert "compiling" in result.stderr and "The Dockerfile build failed" in result.stderr
     assert "returned a non-zero code: 3" in result.stderr
-    assert platform.curl("docked") == "hello from v3 on 5000\n"
+    assert platform.curl("docked") == "bonjour from v3 on 5000\n"
 
 
 def _local_image(platform, tag: str) -> None:
@@ -105,7 +87,7 @@ def test_deploy_image_releases_a_local_image_and_an_uploaded_archive(logged_in):
     _local_image(platform, "e2e-local/web:1")
     output = ok(platform.paas("deploy-image", "e2e-local/web:1", "-a", "imaged"))
     assert "Made v1 of imaged from e2e-local/web:1" in output and "v1 is live." in output
-    assert platform.curl("imaged") == "hi from v1 on 7000\n"
+    assert platform.curl("imaged") == "hello from v1 on 7000\n"
 
     engine = docker.from_env()
     archive = io.BytesIO()
@@ -114,8 +96,8 @@ def test_deploy_image_releases_a_local_image_and_an_uploaded_archive(logged_in):
     subprocess.run(["docker", "rmi", "-f", "e2e-local/web:1"], check=True, capture_output=True)
     output = ok(platform.paas("deploy-image", "-", "-a", "imaged", input=archive.getvalue()))
     assert "Made v2 of imaged from the uploaded image" in output and "v2 is live." in output
-    assert platform.curl("imaged") == "hi from v2 on 7000\n"
+    assert platform.curl("imaged") == "hello from v2 on 7000\n"
 
     result = platform.paas("deploy-image", "-", "-a", "imaged", input=b"not an image archive")
     assert result.exit_code != 0 and "not an image archive the engine can load" in result.output
-    assert platform.curl("imaged") == "hi from v2 on 7000\n"
+    assert platform.curl("imaged") == "hello from v2 on 7000\n"

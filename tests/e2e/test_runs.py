@@ -15,29 +15,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.conftest import PAAS, commit, eventually, ok
+from tests.e2e.conftest import PAAS, commit, eventually, ok, web_app
 
 pytestmark = pytest.mark.e2e
 
-SERVER = """\
-import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{os.environ.get('GREETING', 'hello')} {os.environ['PAAS_RELEASE']}\\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"""
 RELEASE = """\
 import os
 import sys
@@ -50,7 +31,7 @@ sys.exit(int(os.environ.get("RELEASE_EXIT", "0")))
 
 def write_app(directory: Path, release_phase: bool) -> None:
     directory.mkdir(exist_ok=True)
-    (directory / "app.py").write_text(SERVER)
+    (directory / "app.py").write_text(web_app("{GREETING} {PAAS_RELEASE}"))
     (directory / "release.py").write_text(RELEASE)
     (directory / "requirements.txt").write_text("")
     procfile = "web: python app.py\n" + ("release: python release.py\n" if release_phase else "")

@@ -7,39 +7,14 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.conftest import commit, eventually, ok
+from tests.e2e.conftest import commit, eventually, ok, web_app
 
 pytestmark = pytest.mark.e2e
-
-SERVER = """\
-import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-hog = []
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/hog":  # allocates far past any small memory limit
-            hog.append(bytearray(512 * 1024 * 1024))
-        status = HEALTH if self.path == "/healthz" else 200
-        body = f"{VERSION} {os.environ['PAAS_RELEASE']}\\n".encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-"""
 
 
 def write_server(directory: Path, version: str, health: int = 200) -> None:
     directory.mkdir(exist_ok=True)
-    (directory / "app.py").write_text(f"VERSION = {version!r}\nHEALTH = {health}\n" + SERVER)
+    (directory / "app.py").write_text(web_app(f"{version} {{PAAS_RELEASE}}", health))
     (directory / "requirements.txt").write_text("")
     (directory / "Procfile").write_text("web: python app.py\n")
 
