@@ -23,7 +23,7 @@ from apps.models import App, EventAction
 from apps.services import event_record
 from artifacts.blobstore import blob_delete, blob_put_file
 from artifacts.models import Artifact
-from buildpacks.models import Build, BuildState
+from buildpacks.models import FINAL_STATES, Build, BuildState
 from paas.errors import Conflict, InvalidInput, QuotaExceeded
 
 log = logging.getLogger("paas.builds")
@@ -164,9 +164,9 @@ def build_log_append(*, build: Build, text: str) -> bool:
     limit = settings.PAAS_BUILD_LOG_MAX_BYTES
     with transaction.atomic():
         rows = Build.objects.select_for_update().filter(pk=build.pk)
-        size = rows.values_list(_ByteLength("log"), flat=True).first()
-        if size is None or size > limit:
-            return False  # the build is gone, or its log was truncated already
+        size, state = rows.values_list(_ByteLength("log"), "state").first() or (None, None)
+        if size is None or size > limit or state in FINAL_STATES:
+            return False  # the build is gone, has ended (its failure stays the last line), or its log is full
         data = text.encode()
         if size + len(data) > limit:
             kept = data[: limit - size].decode(errors="ignore")

@@ -246,20 +246,116 @@ class ImageBuildError(Exception):
     """A Dockerfile build failed; the message is the engine's."""
 
 
+class MemoryBuildTimeout(Exception):
+    """Raised by a scripted build (MemoryBuildEngine.builder) that is still running when its time is up: the
+    in-memory container is then `timed_out`, as a Docker one killed by its watchdog."""
+
+
+class MemoryTar:
+    """Tar files as the in-memory engine reads and writes them: {name: bytes}, names without a leading ./"""
+
+    @staticmethod
+    def files(archive: Path, under: str = "") -> dict[str, bytes]:
+        """The regular files of a tar file (those under the directory `under`, named relative to it)."""
+        prefix = f"{under.strip('/')}/" if under.strip("/") else ""
+        found = {}
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                name = member.name.removeprefix("./").lstrip("/")
+                if member.isfile() and name.startswith(prefix):
+                    found[name.removeprefix(prefix)] = tar.extractfile(member).read()
+        return found
+
+    @staticmethod
+    def write(target: Path, files: dict[str, bytes], prefix: str = "") -> Path:
+        """Writes `files` as a tar file, under the directory `prefix` (with entries for the directories)."""
+        import io
+
+        directories = {prefix} if prefix else set()
+        for name in files:
+            parts = f"{prefix}/{name}".strip("/").split("/")[:-1]
+            directories |= {"/".join(parts[: depth + 1]) for depth in range(len(parts))}
+        with tarfile.open(target, mode="w") as tar:
+            for directory in sorted(directories):
+                info = tarfile.TarInfo(directory)
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            for name, data in sorted(files.items()):
+                info = tarfile.TarInfo(f"{prefix}/{name}".strip("/"))
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return target
+
+
 class MemoryBuildEngine:
-    """The build engine's in-memory twin, for unit tests: it remembers what it was asked to remove."""
+    """The build engine's in-memory twin, for unit tests: the real pipeline runs on it end to end, no Docker.
+
+    State is kept on the class (the pipeline makes a new engine for each build): `reset()` empties it.
+
+    Buildpack builds: the stack image (any `paas/stack:` reference) is always present. A build container's `run`
+    plays `builder(files, env, env_dir, on_output) -> (status, slug_files)`: `files` is the source put at /app
+    ({name: bytes}), `env` the container's environment, `env_dir` the app's config vars as the build kit's ENV_DIR
+    (/paas-build/env) holds them, `on_output` the build's output. Status 0 makes `slug_files` the /app that
+    `get_archive` hands out; a builder that raises MemoryBuildTimeout has run out of time. `default_builder`
+    plays the built-in buildpacks when `builder` is None.
+
+    Dockerfile builds: `image_build` plays `dockerfile_builder(files, on_output) -> Config` (the built image's
+    Config: Cmd, Entrypoint, ExposedPorts...; raise ImageBuildError for a failing step), or
+    `default_dockerfile_builder`, which reads the Dockerfile roughly.
+    """
 
     volumes_removed: list[str] = []
     images: dict[str, dict] = {}  # reference -> its Config, for image deploys in unit tests
+    builder: Callable | None = None  # a scripted buildpack build; None: default_builder
+    dockerfile_builder: Callable | None = None  # a scripted Dockerfile build; None: default_dockerfile_builder
+    containers: list["MemoryBuildContainer"] = []  # every build container made, in order
+    STACK_REPOSITORY = "paas/stack"
+    STACK_CONFIG = {"Env": ["LANG=C.UTF-8", "HOME=/app"], "WorkingDir": "/app"}
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forgets every image, container, volume and commit, and the scripted builds."""
+        cls.collection_reset()
+        cls.images.clear()
+        cls.containers.clear()
+        cls.builder = None
+        cls.dockerfile_builder = None
+
+    def _scripted(self, name: str) -> Callable:
+        """The build script `name` set on this engine or its class (never bound to it), or the default one."""
+        script = self.__dict__.get(name) or getattr(type(self), name)
+        return script or getattr(self, f"default_{name}")
 
     def image_id(self, reference: str) -> str | None:
-        return f"sha256:{abs(hash(reference)):x}" if reference in self.images else None
+        present = reference in self.images or reference.startswith(f"{self.STACK_REPOSITORY}:")
+        return f"sha256:{abs(hash(reference)):x}" if present else None
 
     def image_tag(self, reference: str, repository: str, tag: str) -> None:
-        self.images[f"{repository}:{tag}"] = self.images[reference]
+        self.images[f"{repository}:{tag}"] = self.image_config(reference)
 
     def image_config(self, reference: str) -> dict:
+        if reference not in self.images and self.image_id(reference):
+            return dict(self.STACK_CONFIG)
         return self.images[reference]
+
+    def image_import(self, rootfs_tar: Path, repository: str, tag: str, changes: list[str]) -> str:
+        config = {"Env": [], "WorkingDir": ""}
+        for change in changes:
+            instruction, _, argument = change.partition(" ")
+            if instruction == "ENV":
+                config["Env"].append(argument)
+            elif instruction == "WORKDIR":
+                config["WorkingDir"] = argument
+        self.images[f"{repository}:{tag}"] = config
+        return self.image_id(f"{repository}:{tag}")
+
+    def image_build(self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None]) -> str:
+        config = dict(self._scripted("dockerfile_builder")(MemoryTar.files(context_tar), on_output))
+        config["Labels"] = {**(config.get("Labels") or {}), **labels}
+        self.images[tag] = config
+        image_id = self.image_id(tag)
+        on_output(f"Successfully built {image_id.removeprefix('sha256:')[:12]}\nSuccessfully tagged {tag}\n")
+        return image_id
 
     def image_load(self, archive: Path) -> list[str]:
         """The images a `docker save` archive names in its manifest (tests load only images they added)."""
@@ -295,23 +391,175 @@ class MemoryBuildEngine:
         return len(stale)
 
     @contextlib.contextmanager
-    def container(self, image: str, **options) -> Iterator["MemoryBuildContainer"]:
-        yield MemoryBuildContainer(self, image)
+    def container(
+        self, image: str, *, command: list[str], env: dict, binds: dict, build_id: int, handover: tuple[str, ...] = ()
+    ) -> Iterator["MemoryBuildContainer"]:
+        """A build container, listed in `build_containers` until the block ends (as Docker's is removed then)."""
+        if not self.image_id(image):
+            raise ImageNotFound(f"No such image: {image}")
+        container = MemoryBuildContainer(
+            self, image, command=command, env=env, binds=binds, build_id=build_id, handover=handover
+        )
+        name = f"paas-build-{build_id}-{len(self.containers)}"
+        self.containers.append(container)
+        self.build_containers[name] = time.time()
+        try:
+            yield container
+        finally:
+            self.build_containers.pop(name, None)
+            container.removed = True
 
     def build_containers_remove(self) -> int:
-        return 0
+        count = len(self.build_containers)
+        self.build_containers.clear()
+        return count
+
+    def default_builder(self, files: dict, env: dict, env_dir: dict, on_output: Callable[[str], None]):
+        """The built-in buildpacks, played: the first whose manifest the source has is detected; the slug is the
+        source plus the `.release` of a buildpack with no default process types. Nothing recognised: status 100."""
+        order = (
+            ("Python", ("requirements.txt", "pyproject.toml", "setup.py"), "-----> Installing requirements with pip\n"),
+            ("Node.js", ("package.json",), "-----> Installing dependencies with npm\n"),
+            ("Go", ("go.mod",), "-----> Building with go build\n"),
+            ("static", ("index.html", "public/index.html"), "-----> Serving the files with busybox httpd\n"),
+            ("Procfile", ("Procfile",), ""),
+        )
+        for name, manifests, steps in order:
+            if any(manifest in files for manifest in manifests):
+                on_output(f"-----> {name} app detected\n{steps}-----> Discovering process types\n")
+                return 0, {**files, ".release": b"---\ndefault_process_types: {}\n"}
+        return 100, {}
+
+    def default_dockerfile_builder(self, files: dict, on_output: Callable[[str], None]) -> dict:
+        """A Dockerfile read roughly: FROM (an image this engine has, or an earlier stage), CMD, ENTRYPOINT,
+        EXPOSE, ENV and WORKDIR make the Config; `RUN false` (or `RUN exit N`) is a failing step."""
+        lines = files.get("Dockerfile", b"").decode("utf-8", errors="replace").replace("\\\n", " ").splitlines()
+        steps = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        stages: dict[str, dict] = {}  # a stage's name -> its Config
+        stage, config = "", {}
+        for number, step in enumerate(steps, start=1):
+            on_output(f"Step {number}/{len(steps)} : {step}\n")
+            instruction, _, argument = step.partition(" ")
+            if instruction.upper() == "FROM":
+                stage, config = self._dockerfile_from(argument.split(), stages)
+            else:
+                config = self._dockerfile_step(instruction.upper(), argument.strip(), config)
+            stages[stage] = config
+            on_output(f" ---> {abs(hash((number, step))) % 16**12:012x}\n")
+        return config
+
+    def _dockerfile_from(self, words: list[str], stages: dict) -> tuple[str, dict]:
+        """A stage's name and its first Config: its base image's, or an earlier stage's."""
+        base = next(word for word in words if not word.startswith("--"))
+        name = words[-1].lower() if len(words) >= 3 and words[-2].upper() == "AS" else f"#{len(stages)}"
+        if base.lower() in stages:
+            return name, dict(stages[base.lower()])
+        reference = base if ":" in base.rsplit("/", 1)[-1] else f"{base}:latest"
+        if not self.image_id(reference):
+            raise ImageBuildError(f"pull access denied for {base}, repository does not exist")
+        return name, dict(self.image_config(reference))
+
+    @staticmethod
+    def _dockerfile_step(instruction: str, argument: str, config: dict) -> dict:
+        """The Config after one Dockerfile instruction other than FROM."""
+        if instruction in ("CMD", "ENTRYPOINT"):
+            command = json.loads(argument) if argument.startswith("[") else ["/bin/sh", "-c", argument]
+            config = {**config, instruction.title(): command}
+            if instruction == "ENTRYPOINT":
+                config.pop("Cmd", None)  # as Docker does: a new ENTRYPOINT drops the CMD it inherited
+        elif instruction == "EXPOSE":
+            ports = {port if "/" in port else f"{port}/tcp": {} for port in argument.split()}
+            config = {**config, "ExposedPorts": {**(config.get("ExposedPorts") or {}), **ports}}
+        elif instruction == "ENV":
+            pairs = shlex.split(argument)
+            assigned = pairs if all("=" in pair for pair in pairs) else [f"{pairs[0]}={' '.join(pairs[1:])}"]
+            config = {**config, "Env": [*(config.get("Env") or []), *assigned]}
+        elif instruction == "WORKDIR":
+            config = {**config, "WorkingDir": argument}
+        elif instruction == "RUN" and (argument == "false" or argument.startswith("exit ")):
+            code = 1 if argument == "false" else argument.split()[1]
+            raise ImageBuildError(f"The command '/bin/sh -c {argument}' returned a non-zero code: {code}")
+        return config
 
 
 class MemoryBuildContainer:
-    """A container of the in-memory build engine: it keeps the archives put in, and commits them as an image."""
+    """A container of the in-memory build engine: it keeps the archives put in, plays the engine's scripted
+    build when run, hands out its slug, and commits what was put in as an image."""
 
-    def __init__(self, engine: MemoryBuildEngine, image: str):
+    def __init__(
+        self,
+        engine: MemoryBuildEngine,
+        image: str,
+        *,
+        command: list[str] = (),
+        env: dict | None = None,
+        binds: dict | None = None,
+        build_id: int = 0,
+        handover: tuple[str, ...] = (),
+    ):
         self.engine = engine
         self.image = image
+        self.command = list(command)
+        self.env = dict(env or {})
+        self.binds = dict(binds or {})
+        self.build_id = build_id
+        self.handover = tuple(handover)
         self.archives: list[tuple[str, bytes]] = []
+        self.paths: list[tuple[str, dict[str, bytes]]] = []  # (path, the files of the archive put there)
+        self.output: list[str] = []
+        self.status: int | None = None
+        self.slug: dict[str, bytes] | None = None
+        self.timed_out = False
+        self.removed = False
 
     def put_archive(self, path: str, archive: Path) -> None:
         self.archives.append((path, Path(archive).read_bytes()))
+        try:
+            files = MemoryTar.files(archive)
+        except tarfile.ReadError:  # some tests put in stand-ins that are no tar: kept as they are, no files
+            files = {}
+        self.paths.append((path, files))
+
+    def files(self, path: str) -> dict[str, bytes]:
+        """The files put in under `path`, named relative to it (later archives win)."""
+        path = path.rstrip("/") or "/"
+        found = {}
+        for put_at, files in self.paths:
+            put_at = put_at.rstrip("/") or "/"
+            for name, data in files.items():
+                full = f"{put_at.rstrip('/')}/{name}"
+                if path == "/" or full.startswith(f"{path}/"):
+                    found[full.removeprefix(path).lstrip("/")] = data
+        return found
+
+    def env_dir(self) -> dict[str, str]:
+        """The config vars the build kit put in its ENV_DIR (/paas-build/env: a file per var)."""
+        return {name: data.decode() for name, data in self.files("/paas-build/env").items()}
+
+    def run(self, on_output: Callable[[str], None], timeout: float) -> int:
+        def output(text: str) -> None:
+            self.output.append(text)
+            on_output(text)
+
+        builder = self.engine._scripted("builder")
+        try:
+            self.status, slug = builder(self.files("/app"), dict(self.env), self.env_dir(), output)
+        except MemoryBuildTimeout:
+            self.timed_out = True
+            self.status = 137  # killed
+            return self.status
+        if self.status == 0:
+            self.slug = dict(slug)
+        return self.status
+
+    def get_archive(self, path: str, target: Path, *, max_bytes: int) -> bool:
+        """Writes the slug (or what was put at `path`) as Docker's get_archive of /app does: files under app/."""
+        files = self.slug if self.slug is not None and path.rstrip("/") == "/app" else self.files(path)
+        MemoryTar.write(target, files, prefix=path.strip("/").rsplit("/", 1)[-1])
+        if target.stat().st_size > max_bytes:
+            target.unlink()
+            return False
+        return True
 
     def commit(self, repository: str, tag: str, conf: dict) -> str:
         reference = f"{repository}:{tag}"
