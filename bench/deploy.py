@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from django.conf import settings  # noqa: E402
 from scale import platform_ready  # noqa: E402 - sets Django up first
 
 from buildpacks.stack import stack_image  # noqa: E402
@@ -34,6 +35,8 @@ RAW = "paas-bench-raw-flask"
 DOCKERFILE = """\
 FROM {stack}
 WORKDIR /app
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 COPY requirements.txt .
 RUN python3 -m venv /app/.venv && /app/.venv/bin/pip install --progress-bar off -r requirements.txt
 COPY . .
@@ -96,13 +99,17 @@ def main() -> None:
     shutil.copytree(SAMPLE, source)
     shutil.copytree(SAMPLE, context)
     (context / "Dockerfile").write_text(DOCKERFILE.format(stack=stack_image()))
+    # The CA bundle builds get (PAAS_BUILD_CA_BUNDLE): pip trusts the same roots in both.
+    shutil.copyfile(
+        settings.PAAS_BUILD_CA_BUNDLE or "/etc/ssl/certs/ca-certificates.crt", context / "ca-certificates.crt"
+    )
     try:
         commit(platform, source, "sample")
         ok(platform.paas("create", APP, cwd=source))
-        first = paas_push(platform, source, "1")
-        raw_first = raw_deploy(context, "1", cached=False)
-        again = paas_push(platform, source, "2")
-        raw_again = raw_deploy(context, "2", cached=True)
+        first = paas_push(platform, source, "first")
+        raw_first = raw_deploy(context, "first", cached=False)
+        again = paas_push(platform, source, "second")
+        raw_again = raw_deploy(context, "second", cached=True)
         print("git push to the new code serving (Flask sample) vs raw docker build + docker run + first 200")
         print(f"{'':>20}  {'paas':>8}  {'raw':>8}  {'paas/raw':>8}")
         for name, paas_seconds, raw_seconds in (

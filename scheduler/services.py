@@ -66,11 +66,13 @@ class LiveHost:
 def reconcile() -> None:
     """Runs one reconcile pass; passes never overlap within a process."""
     with _pass_lock:
+        began = timezone.now()
         live = _observe()
         for formation in Formation.objects.select_related("app", "release", "releasing"):
             _formation_step(formation)
         _start_due_jobs(live)
         _check_health(live)
+        _converge_replaced(since=began)
         job_logs_collect(live)
         router_sync()
         _announce_deployed()
@@ -219,6 +221,17 @@ def _roll_back_failed_deploy(formation: Formation) -> Formation:
         previous.version,
     )
     return formation_roll_back(app=formation.app, failed_release=formation.release, to_release=previous, reason=reason)
+
+
+def _converge_replaced(*, since) -> None:
+    """Converges again the formations with a job that came up in this pass: the jobs it replaces stop now, and
+    leave the router in the same sync that routes their replacements (a deploy takes one pass, not two)."""
+    up = Job.objects.filter(state=JobState.UP, kind=JobKind.FORMATION, updated_at__gte=since)
+    for formation in Formation.objects.filter(app_id__in=up.values("app_id")).select_related("app", "release"):
+        try:
+            _converge_formation(formation)
+        except Exception:
+            log.exception("could not converge %s", formation.app.name)
 
 
 def _converge_formation(formation: Formation) -> None:

@@ -79,7 +79,7 @@ def test_a_release_phase_runs_once_before_its_release_starts(driver, serving):
     assert job.container_id not in driver.containers
     formation = Formation.objects.get(app=app)
     assert formation.release == release and formation.releasing is None and formation.counts == {"web": 1}
-    assert deploy_status(release=release).state == "pending"
+    assert deploy_status(release=release).state == "done"  # in the same pass: started, up, routed, old one out
     _settle()
     new = Job.objects.get(app=app, state=JobState.UP)
     assert (new.release, new.kind, new.process_type) == (release, JobKind.FORMATION, "web")

@@ -117,6 +117,7 @@ def test_a_release_that_keeps_crashing_fails_its_deploy_and_the_old_one_serves(d
     deploy(app)
     _settle()
     old = Job.objects.get(app=app)
+    driver.unhealthy_releases.add("v2")  # it exits before it ever answers
     new_release = deploy(app)
     for _ in range(10):
         reconcile()
