@@ -18,7 +18,7 @@ from paas.terminal import TerminalText
 from scheduler.oneoff import release_phase_get
 from scheduler.selectors import deploy_status
 
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.1  # a push reads its build log and deploy status this often (one small query)
 # A push waits for its build as long as the scheduler lets the build live (see build_fail_stale), and a little more.
 WAIT_GRACE_SECONDS = 30
 # Git sessions do blocking work (database, files) in worker threads, never on Django's one shared sync thread.

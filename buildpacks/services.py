@@ -184,7 +184,7 @@ class BuildLogBuffer:
     block tries a few times), and output past the log's cap is dropped here already.
     """
 
-    def __init__(self, build: Build, *, seconds: float = 0.5, batch: int = 64 * 1024):
+    def __init__(self, build: Build, *, seconds: float = 0.2, batch: int = 64 * 1024):
         self.build = build
         self.seconds = seconds
         self.batch = batch
