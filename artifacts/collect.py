@@ -129,12 +129,12 @@ def _collect_images(collected: Collected) -> None:
 
 
 def _images_remove(images: list[str]) -> set[str]:
-    """Removes images from every host; returns those a host that is up failed to remove (tried again next time).
-    A host that is down and fails does not hold the others back: nothing runs those images any more."""
+    """Removes images from every host that is up; returns those a host failed to remove (tried again next time).
+    Hosts that are down are not waited for: nothing runs those images any more."""
     failed: set[str] = set()
     if not images:
         return failed
-    for host in Host.objects.all():
+    for host in Host.objects.filter(state=HostState.UP):  # one that is down would hold every pass up
         driver = host_driver(host)
         for image in images:
             try:

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from artifacts.models import Artifact
 from artifacts.services import artifact_create
+from buildpacks.images import exposed_port, image_reference_allowed
 from buildpacks.procfile import procfile_parse
 from buildpacks.stack import REPOSITORY as STACK_REPOSITORY
 from buildpacks.stack import stack_ensure
@@ -22,6 +23,7 @@ from paas.errors import PaasError
 DOCKERFILE = "Dockerfile"
 STACK_ALIAS_TAG = "latest"  # `FROM paas/stack` is `paas/stack:latest`: the current stack image
 TEXT_MAX_BYTES = 256 * 1024
+_COPY_FROM = re.compile(r"--from=(\S+)", re.IGNORECASE)
 _FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
 
 
@@ -51,7 +53,9 @@ def dockerfile_artifact(engine, build, source: Path, dockerfile: str, output) ->
     tag = f"paas-app/{build.app.name}:{settings.PAAS_INSTANCE}-build-{build.pk}"
     labels = {"paas.app": build.app.name, "paas.source-build": str(build.pk)}
     try:
-        image_id = engine.image_build(source, tag, labels, lambda text: output(_indented(text)))
+        image_id = engine.image_build(
+            source, tag, labels, lambda text: output(_indented(text)), timeout=settings.PAAS_BUILD_TIMEOUT
+        )
     except ImageBuildError as error:
         raise DockerfileFailed(f"The Dockerfile build failed: {error}") from error
     config = engine.image_config(tag)
@@ -64,8 +68,15 @@ def dockerfile_artifact(engine, build, source: Path, dockerfile: str, output) ->
 
 
 def _bases_present(engine, dockerfile: str) -> None:
-    """Fails early, and clearly, when the Dockerfile builds FROM an image the engine does not have."""
+    """Fails early, and clearly, when the Dockerfile builds FROM (or copies --from) an image the engine does not
+    have, or one a user may not name: an image this platform made for an app (another app's code) or a bare id."""
     stages = set()
+    for base in (*(base for base, _ in _FROM.findall(dockerfile)), *_COPY_FROM.findall(dockerfile)):
+        if base.lower() not in stages and not base.isdigit() and not image_reference_allowed(base, stack=True):
+            raise DockerfileFailed(
+                f"The Dockerfile names {base}: an image this platform made for an app, or an image id, which a "
+                f"Dockerfile may not use. Build FROM {STACK_REPOSITORY}, or from an image by its own name"
+            )
     for base, alias in _FROM.findall(dockerfile):
         if base.lower() not in stages and base.lower() != "scratch" and "$" not in base:
             reference = base if ":" in base.rsplit("/", 1)[-1] or "@" in base else f"{base}:latest"
@@ -78,12 +89,6 @@ def _bases_present(engine, dockerfile: str) -> None:
                 )
         if alias:
             stages.add(alias.lower())
-
-
-def exposed_port(config: dict) -> int | None:
-    """The TCP port an image EXPOSEs, when it EXPOSEs one (the lowest, when several)."""
-    ports = sorted(int(port.split("/")[0]) for port in (config.get("ExposedPorts") or {}) if port.endswith("/tcp"))
-    return ports[0] if ports else None
 
 
 def _indented(text: str) -> str:

@@ -124,9 +124,9 @@ async def _git_session(process: asyncssh.SSHServerProcess) -> int:
 
 async def _run_session(process: asyncssh.SSHServerProcess) -> int:
     """A one-off run attached to this session, for a user who may push to the app."""
-    app_name, command = ssh_run_command(shlex.split(process.command))
+    app_name, start = ssh_run_command(shlex.split(process.command))
     user, app = await in_thread(_authorize)(process.get_extra_info("paas_user_id"), app_name)
-    return await ssh_run(process, user, app, command, in_thread)
+    return await ssh_run(process, user, app, start, in_thread)
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
+import requests
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.utils import parse_bytes
 
@@ -101,11 +102,14 @@ class DockerBuildEngine:
         self.client.api.import_image_from_file(str(rootfs_tar), repository=repository, tag=tag, changes=changes)
         return self.client.images.get(f"{repository}:{tag}").id
 
-    def image_build(self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None]) -> str:
+    def image_build(
+        self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None], timeout: float = 900
+    ) -> str:
         """Builds a Dockerfile (in the tarred context) into `tag`, streaming its output; returns the image id.
         Raises ImageBuildError with the engine's message when a step fails. Nothing is pulled: no registry."""
         memory = parse_bytes(self.confinement.memory) if self.confinement.memory else None
         limits = {"memory": memory, "memswap": memory} if memory else {}
+        limits["cpusetcpus"] = f"0-{max(int(self.confinement.cpus), 1) - 1}"  # RUN steps: PAAS_BUILD_CPUS cores
         with open(context_tar, "rb") as context:
             stream = self.client.api.build(
                 fileobj=context,
@@ -117,12 +121,18 @@ class DockerBuildEngine:
                 pull=False,
                 decode=True,
                 container_limits=limits,
+                network_mode=instance_network(self.client, self.instance),  # no reaching other containers
+                timeout=timeout,  # seconds without any output before the build is given up
             )
-            for chunk in stream:
-                if "stream" in chunk:
-                    on_output(chunk["stream"])
-                if "error" in chunk:
-                    raise ImageBuildError(str(chunk["error"]).strip())
+            try:
+                for chunk in stream:
+                    if "stream" in chunk:
+                        on_output(chunk["stream"])
+                    if "error" in chunk:
+                        raise ImageBuildError(str(chunk["error"]).strip())
+            except requests.RequestException as error:  # the engine went quiet past `timeout`, or went away
+                message = f"the build printed nothing for {timeout:.0f}s, or the engine left: {error}"
+                raise ImageBuildError(message) from error
         return self.client.images.get(tag).id
 
     def image_load(self, archive: Path) -> list[str]:
@@ -349,7 +359,9 @@ class MemoryBuildEngine:
         self.images[f"{repository}:{tag}"] = config
         return self.image_id(f"{repository}:{tag}")
 
-    def image_build(self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None]) -> str:
+    def image_build(
+        self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None], timeout: float = 900
+    ) -> str:
         config = dict(self._scripted("dockerfile_builder")(MemoryTar.files(context_tar), on_output))
         config["Labels"] = {**(config.get("Labels") or {}), **labels}
         self.images[tag] = config
@@ -358,10 +370,11 @@ class MemoryBuildEngine:
         return image_id
 
     def image_load(self, archive: Path) -> list[str]:
-        """The images a `docker save` archive names in its manifest (tests load only images they added)."""
+        """The images of a `docker save` archive: their names, or, untagged, the ids their manifest entries give
+        as `Config` (tests load only images they added)."""
         with tarfile.open(archive) as tar:
             manifest = json.load(tar.extractfile("manifest.json"))
-        return [tag for entry in manifest for tag in entry.get("RepoTags") or []]
+        return [name for entry in manifest for name in (entry.get("RepoTags") or [entry.get("Config")])]
 
     def volume_remove(self, name: str) -> None:
         self.volumes_removed.append(name)

@@ -100,10 +100,10 @@ def _release_jobs_superseded(formation: Formation) -> None:
 
 def _release_job_time_out(job: Job) -> None:
     limit = settings.PAAS_RELEASE_TIMEOUT
-    if job.state != JobState.UP or timezone.now() - job.started_at < timedelta(seconds=limit):
+    if timezone.now() - job.created_at < timedelta(seconds=limit):
         return
     job.error = f"it did not finish within {limit:.0f}s (PAAS_RELEASE_TIMEOUT) and was stopped"
-    job.state = JobState.STOPPING
+    job.state = JobState.STOPPING if job.container_id else JobState.STOPPED  # one that never started just ends
     job.save(update_fields=["state", "error", "updated_at"])
 
 

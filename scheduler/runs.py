@@ -5,6 +5,7 @@ with a pseudo-terminal); detached ones write to the app's log. Every run goes th
 
 import asyncio
 import codecs
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -62,9 +63,13 @@ def run_start(*, app: App, actor, start: RunStart) -> tuple[Job, JobSession | No
     except Exception as error:
         one_off_ended(job, driver, exit_code=None, error=f"could not start: {error}")
         raise Conflict(f"{job.name} could not start on host {job.host.name}; try again, or see `paas ps`") from error
-    Job.objects.filter(pk=job.pk).update(
-        container_id=container.container_id, state=JobState.UP, started_at=timezone.now()
-    )
+    started = Job.objects.filter(pk=job.pk, state=JobState.PENDING)
+    if not started.update(container_id=container.container_id, state=JobState.UP, started_at=timezone.now()):
+        with contextlib.suppress(Exception):  # ended meanwhile (its app destroyed, its start given up)
+            if session is not None:
+                session.close()
+            driver.job_remove(container.container_id)
+        raise Conflict(f"{job.name} was ended while it started; run it again")
     job = Job.objects.select_related("app", "release", "host").get(pk=job.pk)
     if start.tty and start.size:
         driver.job_resize(container.container_id, *start.size)
@@ -123,8 +128,10 @@ def run_exit_code(job: Job) -> int | None:
     try:
         exit_code = driver.job_wait(job.container_id, timeout=EXIT_PATIENCE_SECONDS)
     except Exception:  # noqa: BLE001 - still running after its output closed, or the host is away
-        driver.job_signal(job.container_id, "SIGKILL")
-        exit_code = None
+        with contextlib.suppress(Exception):
+            driver.job_signal(job.container_id, "SIGKILL")
+        one_off_ended(job, driver, exit_code=None, error="it did not end when its output did, and was killed")
+        return None
     if exit_code is None or not one_off_ended(job, driver, exit_code=exit_code):
         exit_code = _recorded_exit_code(job)  # the scheduler saw it end first
     return exit_code
@@ -193,20 +200,36 @@ class _Decoders:
 
 
 async def session_items(session: JobSession) -> AsyncIterator[tuple[str, bytes]]:
-    """A session's output for asyncio code: a thread of its own reads it (reads block until output comes)."""
+    """A session's output for asyncio code: a thread of its own reads it (reads block until output comes). When
+    the reader stops early (its user went away), the thread ends too, once the session is closed."""
     loop = asyncio.get_running_loop()
     items: asyncio.Queue = asyncio.Queue(maxsize=64)
+    stopping = threading.Event()
+
+    def hand_over(item) -> bool:
+        handed = asyncio.run_coroutine_threadsafe(items.put(item), loop)
+        while not stopping.is_set():
+            try:
+                handed.result(timeout=1)
+                return True
+            except concurrent.futures.TimeoutError:
+                continue
+        handed.cancel()
+        return False
 
     def pump() -> None:
         try:
-            while (item := session.read()) is not None:
-                asyncio.run_coroutine_threadsafe(items.put(item), loop).result()
+            while (item := session.read()) is not None and hand_over(item):
+                pass
         except Exception:  # noqa: BLE001 - the loop went away, or the session broke: it ends either way
             pass
         finally:
             with contextlib.suppress(RuntimeError):
-                asyncio.run_coroutine_threadsafe(items.put(None), loop)
+                asyncio.run_coroutine_threadsafe(items.put(None), loop)  # waits for room, not for the reader
 
     threading.Thread(target=pump, name="run-output", daemon=True).start()
-    while (item := await items.get()) is not None:
-        yield item
+    try:
+        while (item := await items.get()) is not None:
+            yield item
+    finally:
+        stopping.set()

@@ -106,6 +106,7 @@ def _observe() -> dict[int, LiveHost]:
     live = {}
     for host in Host.objects.all():
         driver = host_driver(host)
+        listed_at = timezone.now()
         try:
             containers = driver.job_containers()
         except Exception as error:  # noqa: BLE001 - any failure to reach a host marks it down
@@ -114,11 +115,11 @@ def _observe() -> dict[int, LiveHost]:
             continue
         host_heartbeat(host=host)
         live[host.pk] = LiveHost(host, driver, containers)
-        _observe_host(live[host.pk])
+        _observe_host(live[host.pk], listed_at)
     return live
 
 
-def _observe_host(live: LiveHost) -> None:
+def _observe_host(live: LiveHost, listed_at) -> None:
     jobs = Job.objects.filter(host=live.host).exclude(state=JobState.STOPPED).select_related("app")
     jobs = {job.pk: job for job in jobs}
     for job_id, container in live.containers.items():
@@ -128,6 +129,8 @@ def _observe_host(live: LiveHost) -> None:
             with contextlib.suppress(Exception):
                 live.driver.job_remove(container.container_id)
     for job in jobs.values():
+        if job.kind in ONE_OFF_KINDS and job.started_at and job.started_at >= listed_at:
+            continue  # a `paas run` started after the listing: its container is not in it yet
         with _job_step(job, "observe"):
             _observe_job(job, live.driver, live.containers.get(job.pk))
 

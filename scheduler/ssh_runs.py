@@ -13,30 +13,44 @@ import asyncssh
 
 from hosts.drivers import host_driver
 from paas.errors import InvalidInput
+from paas.runenv import ENV_OPTION, run_env_decoded
+from releases.services import config_validate_changes
 from scheduler.runs import RunStart, run_abandoned, run_exit_code, run_start, session_items
 
 EXIT_NO_STATUS = 255  # as ssh's own, when the remote command ended without an exit status
 
 
-def ssh_run_command(words: list[str]) -> tuple[str, str]:
-    """`run APP -- COMMAND...` (the `--` is optional) -> (app name, command)."""
+def ssh_run_command(words: list[str]) -> RunStart:
+    """`run APP [--env=B64] -- COMMAND...` (the `--` is optional) -> the app's name and what to start."""
     if len(words) < 2:
         raise InvalidInput("say which app and what to run: ssh -t git@HOST run APP -- bash")
-    app_name, command = words[1], words[2:]
-    if command[:1] == ["--"]:
-        command = command[1:]
-    if not command:
+    app_name, rest = words[1], words[2:]
+    env = {}
+    while rest[:1] and rest[0].startswith(ENV_OPTION):
+        env.update(_env_decoded(rest.pop(0)))
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    if not rest:
         raise InvalidInput(f"say what to run: ssh -t git@HOST run {app_name} -- bash")
-    return app_name, " ".join(command)
+    return app_name, RunStart(" ".join(rest), attached=True, stdin=True, env=env)
 
 
-async def ssh_run(process: asyncssh.SSHServerProcess, user, app, command: str, in_thread) -> int:
-    """Runs `command` in a one-off job of `app` attached to this session; returns its exit status."""
+def _env_decoded(option: str) -> dict[str, str]:
+    try:
+        env = run_env_decoded(option)
+    except ValueError as error:
+        raise InvalidInput("--env= takes the variables as base64 of a JSON object") from error
+    config_validate_changes(env)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+async def ssh_run(process: asyncssh.SSHServerProcess, user, app, start: RunStart, in_thread) -> int:
+    """Runs `start` in a one-off job of `app` attached to this session; returns its exit status."""
     terminal = process.get_terminal_type()
     width, height, *_ = process.get_terminal_size()
-    start = RunStart(command, attached=True, tty=bool(terminal), stdin=True)
+    start.tty = bool(terminal)
     if terminal:
-        start.env = {"TERM": terminal}
+        start.env = {"TERM": terminal, **start.env}
         start.size = (height, width) if height and width else None
     job, session = await in_thread(run_start)(app=app, actor=user, start=start)
     driver = await in_thread(host_driver)(job.host)

@@ -227,7 +227,7 @@ class DockerHostDriver:
     def job_remove(self, container_id: str) -> None:
         """Removes a container, by id or name, whatever its state."""
         try:
-            self.client.api.remove_container(container_id, force=True)
+            self.client.api.remove_container(container_id, force=True, v=True)  # with its anonymous volumes
         except NotFound:
             pass
 

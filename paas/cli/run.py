@@ -10,6 +10,7 @@ import click
 
 from paas.cli.client import CliError
 from paas.cli.options import app_option, current_app, parse_assignments, pass_client
+from paas.runenv import run_env_encoded
 from paas.terminal import TerminalText
 
 EXIT_NO_STATUS = 1  # the run ended without an exit status (it was killed, or its host went away)
@@ -62,13 +63,13 @@ def _run_attached(client, name: str, text: str, variables: dict) -> int:
 
 
 def _run_over_ssh(client, name: str, words: list[str], variables: dict) -> None:
-    """Replaces this process with `ssh -t ... run APP -- COMMAND`: a pseudo-terminal end to end."""
-    if variables:
-        words = ["env", *(f"{key}={value}" for key, value in variables.items()), *words]
+    """Replaces this process with `ssh -t ... run APP -- COMMAND`: a pseudo-terminal end to end. Variables go
+    apart from the command (`--env=`), so that they are not shown with it."""
     host = urlparse(client.url).hostname or "localhost"
     port = client.get("/")["ssh_port"]
     ssh = shlex.split(os.environ.get("PAAS_SSH_COMMAND") or os.environ.get("GIT_SSH_COMMAND") or "ssh")
-    remote = f"run {name} -- {shlex.join(words)}"
+    options = f" {run_env_encoded(variables)}" if variables else ""
+    remote = f"run {name}{options} -- {shlex.join(words)}"
     try:
         os.execvp(ssh[0], [*ssh, "-t", "-p", str(port), f"git@{host}", remote])
     except OSError as error:

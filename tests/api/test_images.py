@@ -42,9 +42,10 @@ def test_an_image_the_engine_lacks_or_a_bad_name_is_a_400(api, user, engine, ima
     assert not Release.objects.filter(app__name="shop").exists()
 
 
-def _saved(tags: list[str]) -> bytes:
-    """A `docker save` archive's manifest, naming `tags`."""
-    data, manifest = io.BytesIO(), json.dumps([{"RepoTags": tags}]).encode()
+def _saved(images: list[str], tags: list[str] = ("web/site:2",)) -> bytes:
+    """A `docker save` archive's manifest: one entry per image (its config id), each naming `tags`."""
+    entries = [{"Config": image, "RepoTags": list(tags)} for image in images]
+    data, manifest = io.BytesIO(), json.dumps(entries).encode()
     with tarfile.open(fileobj=data, mode="w") as tar:
         info = tarfile.TarInfo("manifest.json")
         info.size = len(manifest)
@@ -61,7 +62,11 @@ def test_an_uploaded_archive_is_loaded_and_released(api, user, engine, driver):
 
 @pytest.mark.parametrize(
     ("body", "problem"),
-    [(b"", "no image came"), (b"garbage", "not an image archive"), (_saved(["a:1", "b:1"]), "holds 2 images")],
+    [
+        (b"", "no image came"),
+        (b"garbage", "not an image archive"),
+        (_saved(["web/site:1", "web/site:1"]), "holds 2 images"),
+    ],
 )
 def test_a_bad_upload_is_a_400_and_releases_nothing(api, user, engine, body, problem):
     make_app("shop", owner=user)
@@ -81,3 +86,21 @@ def test_another_users_app_is_not_found(api, engine):
     make_app("secret")
     response = api.post("/api/apps/secret/images/", {"image": "web/site:1"}, format="json")
     assert response.status_code == 404 and not Release.objects.exists()
+
+
+def test_an_upload_cannot_name_its_image_as_another_apps_or_the_stack(api, user, engine, driver):
+    make_app("shop", owner=user)
+    victim = "paas-app/victim:abc-build-41"
+    archive = _saved(["web/site:1"], tags=[victim, "paas/stack:bookworm-1"])
+    response = api.put("/api/apps/shop/images/upload/", archive, content_type="application/x-tar")
+    assert response.status_code == 201, response.json()
+    assert victim not in engine.images and "paas/stack:bookworm-1" not in engine.images  # the names were dropped
+    assert Release.objects.get(app__name="shop").artifact.image.startswith("paas-app/shop:")
+
+
+@pytest.mark.parametrize("image", ["paas-app/victim:abc-build-41", "paas/stack:latest", "sha256:" + "a" * 64])
+def test_images_the_platform_made_and_bare_ids_cannot_be_deployed_by_name(api, user, engine, image):
+    make_app("shop", owner=user)
+    engine.images[image] = {"Cmd": ["serve"]}
+    response = api.post("/api/apps/shop/images/", {"image": image}, format="json")
+    assert response.status_code == 400 and "an image this platform made or an image id" in response.json()["error"]

@@ -327,6 +327,23 @@ def test_a_dockerfile_from_an_image_the_engine_lacks_fails_before_building(push,
     _unchanged(serving, build)
 
 
+@pytest.mark.parametrize(
+    "dockerfile",
+    [
+        b"FROM paas-app/victim:abc-build-41\nCMD true\n",
+        b"FROM paas/stack\nCOPY --from=paas-app/victim:abc-build-41 /app /stolen\nCMD true\n",
+        b"FROM sha256:" + b"a" * 64 + b"\nCMD true\n",
+    ],
+)
+def test_a_dockerfile_may_not_use_another_apps_image_nor_an_image_id(push, engine, serving, dockerfile):
+    engine.images["paas-app/victim:abc-build-41"] = {"Cmd": ["serve"]}  # on the engine: only the rule stops it
+    engine.images["sha256:" + "a" * 64] = {"Cmd": ["serve"]}
+    build = push(serving, {"Dockerfile": dockerfile})
+    assert "an image this platform made for an app, or an image id" in build.error
+    assert "Step 1/" not in build.log
+    _unchanged(serving, build)
+
+
 def test_a_dockerfile_from_an_image_the_engine_has_builds(push, engine):
     engine.images["python:3.12-slim"] = {"Cmd": ["python3"], "ExposedPorts": {"5000/tcp": {}}}
     build = push(make_app("myapp"), {"Dockerfile": b"FROM python:3.12-slim\nCOPY . /app\n"})

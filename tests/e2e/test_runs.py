@@ -83,7 +83,7 @@ class Terminal:
         env = {**platform.env, **platform._git_env(), "PAAS_CONFIG": str(platform.cli_config)}
         env.pop("PAAS_APP", None)
         self.process = subprocess.Popen(
-            [str(PAAS), "run", "-a", app, "bash"],
+            [str(PAAS), "run", "-a", app, "-e", "SECRET=s3cret-value", "bash"],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -123,9 +123,11 @@ def test_an_interactive_run_gets_a_terminal_through_ssh_with_its_size_and_ctrl_c
     platform = logged_in
     deployed(platform, "shell")
     terminal = Terminal(platform, "shell", rows=33, columns=101)
-    terminal.type("stty size; tty; echo ready-$((6 * 7))\n")
-    terminal.expect("ready-42")
+    terminal.type("stty size; tty; echo ready-$((6 * 7)) $SECRET\n")
+    terminal.expect("ready-42 s3cret-value")
     assert "33 101" in terminal.seen and "/dev/pts/" in terminal.seen
+    [run] = [job for job in platform.paas_json("ps", "-a", "shell") if job["kind"] == "run"]
+    assert run["command"] == "bash"  # the variable went apart from the command: not shown with it
     terminal.resize(40, 120)
     time.sleep(0.5)  # ssh forwards the window change when its terminal signals it
     terminal.type("stty size\n")
@@ -136,7 +138,6 @@ def test_an_interactive_run_gets_a_terminal_through_ssh_with_its_size_and_ctrl_c
     terminal.type("echo after-$((1 + 1))\n")
     terminal.expect("after-2", timeout=10)
     assert "slept-5" not in terminal.seen
-    assert "run.1" in [job["name"] for job in platform.paas_json("ps", "-a", "shell")]
     terminal.type("exit 5\n")
     assert terminal.close() == 5
     assert eventually(lambda: not [j for j in platform.paas_json("ps", "-a", "shell") if j["kind"] == "run"])
