@@ -19,6 +19,7 @@ from buildpacks.stack import REPOSITORY as STACK_REPOSITORY
 from buildpacks.stack import stack_ensure
 from hosts.engine import ImageBuildError
 from paas.errors import PaasError
+from paas.terminal import indented
 
 DOCKERFILE = "Dockerfile"
 STACK_ALIAS_TAG = "latest"  # `FROM paas/stack` is `paas/stack:latest`: the current stack image
@@ -54,7 +55,7 @@ def dockerfile_artifact(engine, build, source: Path, dockerfile: str, output) ->
     labels = {"paas.app": build.app.name, "paas.source-build": str(build.pk)}
     try:
         image_id = engine.image_build(
-            source, tag, labels, lambda text: output(_indented(text)), timeout=settings.PAAS_BUILD_TIMEOUT
+            source, tag, labels, lambda text: output(indented(text)), timeout=settings.PAAS_BUILD_TIMEOUT
         )
     except ImageBuildError as error:
         raise DockerfileFailed(f"The Dockerfile build failed: {error}") from error
@@ -89,7 +90,3 @@ def _bases_present(engine, dockerfile: str) -> None:
                 )
         if alias:
             stages.add(alias.lower())
-
-
-def _indented(text: str) -> str:
-    return "".join(f"       {line}" for line in text.splitlines(keepends=True))

@@ -14,7 +14,7 @@ from apps.selectors import app_url
 from buildpacks.models import FINAL_STATES, Build, BuildState
 from buildpacks.services import STALE_MARGIN_SECONDS, build_create, build_fail
 from formations.services import RELEASE_PHASE
-from paas.terminal import TerminalText
+from paas.terminal import TerminalText, indented
 from scheduler.oneoff import release_phase_get
 from scheduler.selectors import deploy_status
 
@@ -118,8 +118,3 @@ async def _deploy_stream(build: Build) -> AsyncIterator[dict]:
             yield {"exit": 1}
             return
         await asyncio.sleep(POLL_SECONDS)
-
-
-def indented(text: str) -> str:
-    """Output of the app's own commands, indented under the build's `----->` steps."""
-    return "".join(f"       {line}" for line in text.splitlines(keepends=True))

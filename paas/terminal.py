@@ -47,3 +47,8 @@ class TerminalText:
         """What was held back, made safe: the stream has ended."""
         text, self._held = self._held, ""
         return terminal_safe(text)
+
+
+def indented(text: str) -> str:
+    """Output of an app's own commands (a build step, a release command), indented under the `----->` steps."""
+    return "".join(f"       {line}" for line in text.splitlines(keepends=True))

@@ -8,7 +8,7 @@ import click
 
 from paas.cli import git
 from paas.cli.client import ApiClient, CliError
-from paas.terminal import TerminalText
+from paas.terminal import TerminalText, indented
 
 pass_client = click.make_pass_decorator(ApiClient)
 APP_META = "paas.app"
@@ -111,7 +111,7 @@ class ReleasePhaseOutput:
         ended = phase["state"] in ("succeeded", "failed") and not self.ended
         self.ended = self.ended or ended
         text = self.terminal.feed(phase["output"]) + (self.terminal.end() if ended else "")
-        click.echo("".join(f"       {line}" for line in text.splitlines(keepends=True)), nl=False)
+        click.echo(indented(text), nl=False)
         if ended and phase["state"] == "failed":
             click.echo(f"The release command failed (exit status {phase['exit_code']}).")
 
