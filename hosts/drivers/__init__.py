@@ -58,6 +58,9 @@ class JobContainer:
     exit_code: int | None = None
     host_port: int | None = None
     oom_killed: bool = False
+    # The job's own address and port on the host's container network ("10.1.2.3", 5000), where the host reaches it
+    # without Docker's port proxy; None where the host does not say.
+    private_address: tuple[str, int] | None = None
 
 
 class JobSession(Protocol):

@@ -96,6 +96,7 @@ class DockerHostDriver:
         self.confinement = confinement or Confinement.for_jobs()
         self._engine_cpus: int | None = None  # asked of the engine once
         self._network: str | None = None  # checked once, then reused
+        self.local = docker_url.startswith("unix://")  # the engine's container networks are this machine's
 
     def _confinement(self, spec: JobSpec) -> Confinement:
         """The host's confinement, with the job's own memory and CPU limits where it has them."""
@@ -178,6 +179,7 @@ class DockerHostDriver:
                     container_id=summary["Id"],
                     running=True,
                     host_port=_listed_port(summary),
+                    private_address=_listed_private_address(summary),
                 )
             else:
                 try:
@@ -188,10 +190,18 @@ class DockerHostDriver:
         return found
 
     def job_healthy(self, container: JobContainer) -> bool:
-        """Whether the job's port takes connections. Docker's port proxy accepts one whatever the container does,
-        then closes it at once when nothing listens there: a connection held open is a process listening."""
+        """Whether the job's port takes connections. On an engine of this machine, the job's own address is
+        tried: a connection accepted is a process listening. Elsewhere, through the published port: Docker's port
+        proxy accepts a connection whatever the container does, then closes it at once when nothing listens there,
+        so a connection held open is a process listening."""
         if not container.running or not container.host_port:
             return False
+        if self.local and container.private_address:
+            try:
+                socket.create_connection(container.private_address, timeout=1).close()
+            except OSError:
+                return False
+            return True
         try:
             connection = socket.create_connection((self.address, container.host_port), timeout=1)
         except OSError:
@@ -282,6 +292,7 @@ class DockerHostDriver:
             exit_code=None if running else state.get("ExitCode"),
             host_port=_published_port(container.attrs),
             oom_killed=bool(state.get("OOMKilled")),
+            private_address=_inspected_private_address(container.attrs) if running else None,
         )
 
 
@@ -398,6 +409,23 @@ def _listed_port(summary: dict) -> int | None:
         if port.get("PublicPort"):
             return int(port["PublicPort"])
     return None
+
+
+def _listed_private_address(summary: dict) -> tuple[str, int] | None:
+    """The container's address on its network and the port it publishes, as the engine lists them."""
+    networks = (summary.get("NetworkSettings") or {}).get("Networks") or {}
+    address = next((network.get("IPAddress") for network in networks.values() if network.get("IPAddress")), None)
+    port = next((port.get("PrivatePort") for port in summary.get("Ports") or [] if port.get("PublicPort")), None)
+    return (address, int(port)) if address and port else None
+
+
+def _inspected_private_address(attrs: dict) -> tuple[str, int] | None:
+    """The container's address on its network and the port it publishes, as the engine inspects them."""
+    settings = attrs.get("NetworkSettings") or {}
+    networks = settings.get("Networks") or {}
+    address = next((network.get("IPAddress") for network in networks.values() if network.get("IPAddress")), None)
+    port = next((key.split("/")[0] for key, bindings in (settings.get("Ports") or {}).items() if bindings), None)
+    return (address, int(port)) if address and port else None
 
 
 def _published_port(attrs: dict) -> int | None:
