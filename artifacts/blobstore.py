@@ -46,6 +46,11 @@ def blob_put_file(source: Path) -> tuple[str, int]:
     return digest, size
 
 
+def blob_exists(digest: str) -> bool:
+    """Whether the store has a blob of this digest (not checked against it: see blob_path)."""
+    return _path(digest).is_file()
+
+
 def blob_path(digest: str, *, verify: bool = True) -> Path:
     """The local path of a stored blob, after checking that its content still matches its digest."""
     path = _path(digest)

@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.models import App
-from artifacts.blobstore import blob_delete
+from artifacts.blobstore import blob_delete, blob_exists
 from artifacts.models import Artifact
 from formations.models import Formation
 from hosts.drivers import host_driver
@@ -30,13 +30,16 @@ class Collected:
     """What one collection removed."""
 
     images: list[str] = field(default_factory=list)  # old releases' runtime images
-    slugs: list[str] = field(default_factory=list)  # digests of the slug blobs deleted
+    slugs: list[str] = field(default_factory=list)  # digests of the slug and dependency layer blobs deleted
+    sources: list[str] = field(default_factory=list)  # digests of pushed sources whose builds have ended
     orphan_images: list[str] = field(default_factory=list)  # images of apps that no longer exist
     caches: list[str] = field(default_factory=list)  # build cache volumes of apps that no longer exist
     build_containers: int = 0  # build containers left behind
 
     def __bool__(self) -> bool:
-        return bool(self.images or self.slugs or self.orphan_images or self.caches or self.build_containers)
+        return bool(
+            self.images or self.slugs or self.sources or self.orphan_images or self.caches or self.build_containers
+        )
 
 
 def garbage_collect() -> Collected:
@@ -54,7 +57,15 @@ def garbage_collect() -> Collected:
     goes on when another fails; what a host that does not answer keeps is tried again next time.
     """
     collected = Collected()
-    steps = (_collect_images, _collect_slugs, _collect_orphan_images, _collect_caches, _collect_build_containers)
+    steps = (
+        _collect_images,
+        _collect_slugs,
+        _collect_sources,
+        _collect_layer_images,
+        _collect_orphan_images,
+        _collect_caches,
+        _collect_build_containers,
+    )
     for step in steps:
         try:
             step(collected)
@@ -62,11 +73,12 @@ def garbage_collect() -> Collected:
             log.exception("collection step %s failed", step.__name__)
     if collected:
         log.info(
-            "collection removed %d images (%s), %d slugs, %d images of destroyed apps (%s), %d build caches (%s), "
-            "%d build containers",
+            "collection removed %d images (%s), %d slugs, %d sources, %d images of destroyed apps (%s), "
+            "%d build caches (%s), %d build containers",
             len(collected.images),
             ", ".join(collected.images),
             len(collected.slugs),
+            len(collected.sources),
             len(collected.orphan_images),
             ", ".join(collected.orphan_images),
             len(collected.caches),
@@ -147,7 +159,8 @@ def _images_remove(images: list[str]) -> set[str]:
 
 
 def _collect_slugs(collected: Collected) -> None:
-    from buildpacks.models import Build, BuildState
+    from buildpacks.models import Build
+    from buildpacks.services import UNFINISHED_STATES
 
     keep = max(settings.PAAS_KEEP_SLUGS, settings.PAAS_KEEP_RELEASES)
     kept = artifacts_kept(keep)
@@ -156,14 +169,69 @@ def _collect_slugs(collected: Collected) -> None:
         return
     old_ids = {artifact.pk for artifact in old}
     Artifact.objects.filter(pk__in=old_ids).mark_slug_removed(timezone.now())  # before the blobs go
-    digests = {artifact.slug_digest for artifact in old}
-    shared = Artifact.objects.filter(slug_digest__in=digests, slug_removed_at__isnull=True)
-    used = set(shared.values_list("slug_digest", flat=True))
-    sources = Build.objects.filter(source_digest__in=digests).exclude(state=BuildState.FAILED)
+    digests = {digest for artifact in old for digest in (artifact.slug_digest, artifact.layer_digest) if digest}
+    used = Artifact.objects.filter(slug_removed_at__isnull=True).blobs_used(digests)
+    sources = Build.objects.filter(source_digest__in=digests, state__in=UNFINISHED_STATES)
     used |= set(sources.values_list("source_digest", flat=True))
     for digest in sorted(digests - used):
         blob_delete(digest)
         collected.slugs.append(digest)
+
+
+def _collect_sources(collected: Collected) -> None:
+    """The pushed sources of builds that have ended (a build releases its own as it ends; these are left over)."""
+    from buildpacks.models import Build
+    from buildpacks.services import UNFINISHED_STATES, blobs_release_unused
+
+    ended = Build.objects.exclude(state__in=UNFINISHED_STATES).values_list("source_digest", flat=True).distinct()
+    collected.sources += sorted(blobs_release_unused(digests={digest for digest in ended if blob_exists(digest)}))
+
+
+def _collect_layer_images(collected: Collected) -> None:
+    """The dependency layer images no artifact with an image uses any more (nor one on an older stack); those of
+    an app that is building are left alone (its build may be about to use one)."""
+    from buildpacks.models import Build
+    from buildpacks.services import UNFINISHED_STATES
+
+    kept = _layer_images_kept()
+    building = set(Build.objects.filter(state__in=UNFINISHED_STATES).values_list("app__name", flat=True))
+    for host in Host.objects.filter(state=HostState.UP):
+        driver = host_driver(host)
+        try:
+            images = [image for image in driver.app_images() if _layer_image(image)]
+        except Exception as error:  # noqa: BLE001 - tried again next time
+            log.warning("could not list the images of host %s: %s", host.name, error)
+            continue
+        for image in images:
+            if image in kept or _image_app(image) in building:
+                continue
+            try:
+                driver.image_remove(image)
+            except Exception as error:  # noqa: BLE001 - tried again next time
+                log.warning("could not remove image %s from host %s: %s", image, host.name, error)
+                continue
+            collected.images.append(image)
+
+
+def _layer_images_kept() -> set[str]:
+    """The layer images (on the current stack) of the artifacts whose runtime images are still there."""
+    from buildpacks.layers import layer_image_reference
+    from buildpacks.stack import stack_image
+    from hosts.engine import build_engine
+
+    stack_id = build_engine().image_id(stack_image()) or stack_image()
+    layered = Artifact.objects.filter(image_removed_at__isnull=True).exclude(layer_key="")
+    keys = set(layered.values_list("app__name", "layer_key"))
+    return {layer_image_reference(stack_id, app, key) for app, key in keys}
+
+
+def _layer_image(image: str) -> bool:
+    return image.rpartition(":")[2].startswith(f"{settings.PAAS_INSTANCE}-layer-")
+
+
+def _image_app(image: str) -> str:
+    """The app of a `paas-app/APP:TAG` image."""
+    return image.rpartition(":")[0].removeprefix("paas-app/")
 
 
 def _collect_orphan_images(collected: Collected) -> None:
@@ -175,10 +243,10 @@ def _collect_orphan_images(collected: Collected) -> None:
         except Exception as error:  # noqa: BLE001 - tried again next time
             log.warning("could not list the images of host %s: %s", host.name, error)
             continue
-        names = {image.rpartition(":")[0].removeprefix("paas-app/") for image in images}
+        names = {_image_app(image) for image in images}
         existing = set(App.objects.filter(name__in=names).values_list("name", flat=True))
         for image in images:
-            if image.rpartition(":")[0].removeprefix("paas-app/") in existing:
+            if _image_app(image) in existing:
                 continue
             try:
                 driver.image_remove(image)

@@ -7,17 +7,20 @@ import logging
 import re
 import shutil
 import tarfile
+import time
 from pathlib import Path
 
 from django.conf import settings
 
 from artifacts.blobstore import blob_copy_to, blob_path, blob_put_file
-from artifacts.services import artifact_create
+from artifacts.services import Layer, artifact_create
 from buildpacks.dockerfile import DOCKERFILE, dockerfile_artifact, source_text
+from buildpacks.layers import SLUG_DIR, layer_image_ensure, layer_seed, layer_take
 from buildpacks.models import Build
 from buildpacks.procfile import procfile_parse, release_default_processes
 from buildpacks.services import (
     BuildLogBuffer,
+    blobs_release_unused,
     build_fail,
     build_succeed,
     cache_volume_name,
@@ -26,7 +29,7 @@ from buildpacks.services import (
     size_text,
 )
 from buildpacks.stack import RUNTIME_PATH, stack_ensure
-from hosts.engine import build_engine, tar_of_directory
+from hosts.engine import LAYER_DIR, build_engine, tar_of_directory
 from paas.errors import PaasError
 from releases.selectors import config_current
 
@@ -58,6 +61,8 @@ def build_execute(build: Build) -> None:
         _, error = _build_guarded(build, lambda: build_succeed(build=build, artifact=made[0], processes=made[1]))
     if error:
         build_fail(build=build, error=error, slug_digests=slugs)
+    else:
+        _build_guarded(build, lambda: blobs_release_unused(digests={build.source_digest}))  # it has served
 
 
 def _build_guarded(build: Build, step):
@@ -83,10 +88,10 @@ def _build_artifact(build: Build, work: Path, output, slugs: list[str]):
         _announce_processes(processes, output)
         return artifact, processes
     stack = stack_ensure(engine, output)
-    slug = _compile(engine, stack, build, work, output)
+    slug, layer = _compile(engine, stack, build, work, output, slugs)
     processes = _slug_processes(slug)
     _announce_processes(processes, output)
-    return _runtime_artifact(engine, stack, build, slug, output, slugs), processes
+    return _runtime_artifact(engine, stack, build, slug, layer, output, slugs), processes
 
 
 def _announce_processes(processes: dict, output) -> None:
@@ -113,7 +118,13 @@ _CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _build_env() -> tuple[dict, dict]:
-    env = {"STACK": "paas-bookworm", "PATH": RUNTIME_PATH, "LANG": "C.UTF-8", "HOME": "/app"}
+    env = {
+        "STACK": "paas-bookworm",
+        "PATH": RUNTIME_PATH,
+        "LANG": "C.UTF-8",
+        "HOME": "/app",
+        "PAAS_LAYERS_FILE": f"{LAYER_DIR}/declared",  # buildpacks declare dependency layers there (see layers)
+    }
     binds = {}
     bundle = settings.PAAS_BUILD_CA_BUNDLE
     if bundle and Path(bundle).is_file():
@@ -129,14 +140,19 @@ def _build_env() -> tuple[dict, dict]:
     return env, binds
 
 
-def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
-    """Runs detect, compile and release on the source in a stack container; returns the slug tarball."""
+def _compile(engine, stack: str, build: Build, work: Path, output, slugs: list[str]) -> tuple[Path, Layer | None]:
+    """Runs detect, compile and release on the source in a stack container (or one of the app's last dependency
+    layer, in place: see buildpacks.layers); returns the slug tarball and the dependency layer the buildpacks
+    declared, if any (stored now if it is new: `slugs` gets its digest)."""
     source = work / "source.tar"
     blob_copy_to(build.source_digest, source)
     env, binds = _build_env()
     binds[cache_volume_name(build.app.name)] = {"bind": "/cache", "mode": "rw"}
+    seed = layer_seed(engine, stack, build.app, source)
+    if seed:
+        env["PAAS_LAYERS_SEEDED"] = " ".join(seed.names)
     with engine.container(
-        stack,
+        seed.image if seed else stack,
         command=["/bin/bash", "/paas-build/builder"],
         env=env,
         binds=binds,
@@ -150,14 +166,22 @@ def _compile(engine, stack: str, build: Build, work: Path, output) -> Path:
             raise BuildFailed(f"Build timed out after {settings.PAAS_BUILD_TIMEOUT:.0f}s and was stopped")
         if status != 0:
             raise BuildFailed(_build_failure(status))
-        slug = work / "slug.tar"
-        if not container.get_archive("/app", slug, max_bytes=settings.PAAS_SLUG_MAX_BYTES):
-            limit = size_text(settings.PAAS_SLUG_MAX_BYTES)
-            raise BuildFailed(
-                f"Build failed: the slug is larger than {limit}, the most this platform stores (PAAS_SLUG_MAX_BYTES); "
-                "make the app smaller, or ask the operator to raise PAAS_SLUG_MAX_BYTES"
-            )
-    return slug
+        return _compiled(container, build, work, output, slugs)
+
+
+def _compiled(container, build: Build, work: Path, output, slugs: list[str]) -> tuple[Path, Layer | None]:
+    """The slug and the dependency layer out of a build container whose build succeeded."""
+    layer = layer_take(container, build.app, work, output)
+    if layer and layer.digest not in slugs:
+        slugs.append(layer.digest)  # removed again if the build fails and nothing else uses it
+    slug = work / "slug.tar"
+    if not container.get_archive(SLUG_DIR if layer else "/app", slug, max_bytes=settings.PAAS_SLUG_MAX_BYTES):
+        limit = size_text(settings.PAAS_SLUG_MAX_BYTES)
+        raise BuildFailed(
+            f"Build failed: the slug is larger than {limit}, the most this platform stores (PAAS_SLUG_MAX_BYTES); "
+            "make the app smaller, or ask the operator to raise PAAS_SLUG_MAX_BYTES"
+        )
+    return slug, layer
 
 
 def _build_failure(status: int) -> str:
@@ -210,13 +234,16 @@ def _member_text(tar: tarfile.TarFile, name: str) -> str:
     return member.read(PROCESS_FILE_MAX_BYTES).decode("utf-8", errors="replace") if member else ""
 
 
-def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output, slugs: list[str]):
-    """The stack image plus the slug at /app, committed as the runtime image; `slugs` gets the slug's digest."""
+def _runtime_artifact(engine, stack: str, build: Build, slug: Path, layer: Layer | None, output, slugs: list[str]):
+    """The stack image, the dependency layer and the slug at /app, committed as the runtime image; `slugs` gets the
+    slug's digest."""
     output("-----> Storing the slug\n")
     digest, size = blob_put_file(slug)
     slugs.append(digest)
-    output(f"       Slug is {size / 1024 / 1024:.1f} MB\n")
-    image, image_id = runtime_image_commit(engine, stack, build.app.name, f"build-{build.pk}", slug, build_id=build.pk)
+    dependencies = f", on a dependency layer of {size_text(layer.size or 0)}" if layer else ""
+    output(f"       Slug is {size_text(size)}{dependencies}\n")
+    base = layer_image_ensure(engine, stack, build.app.name, layer, build_id=build.pk) if layer else stack
+    image, image_id = runtime_image_commit(engine, base, build.app.name, f"build-{build.pk}", slug, build_id=build.pk)
     return artifact_create(
         app=build.app,
         image=image,
@@ -224,24 +251,48 @@ def _runtime_artifact(engine, stack: str, build: Build, slug: Path, output, slug
         revision=build.revision,
         slug_digest=digest,
         slug_size=size,
+        layer=layer,
     )
 
 
-def runtime_image_commit(engine, stack: str, app_name: str, name: str, slug: Path, *, build_id: int) -> tuple[str, str]:
-    """Commits the stack image plus `slug` at /app as an app's runtime image `paas-app/APP:INSTANCE-NAME`;
-    returns its reference and id. A build makes one; so does bringing back a release whose image was removed."""
-    repository = f"paas-app/{app_name}"
-    tag = f"{settings.PAAS_INSTANCE}-{name}"
-    conf = {
+def image_conf(app_name: str, build_id: int, *, layer: str = "") -> dict:
+    """The configuration of a runtime image (or of a layer image, which names its key)."""
+    labels = {"paas.app": app_name, "paas.source-build": str(build_id)}
+    if layer:
+        labels["paas.layer"] = layer
+    return {
         "Entrypoint": ["/usr/local/bin/paas-launch"],
         "Cmd": ["/bin/bash"],
         "WorkingDir": "/app",
         "Env": [f"PATH={RUNTIME_PATH}", "LANG=C.UTF-8", "HOME=/app"],
         # The commit also keeps the build labels of the committing container, and job containers inherit
         # them from the image: build clean-up therefore skips job containers (see hosts.engine).
-        "Labels": {"paas.app": app_name, "paas.source-build": str(build_id)},
+        "Labels": labels,
     }
-    with engine.container(stack, command=["/bin/true"], env={}, binds={}, build_id=build_id) as container:
+
+
+def runtime_image_commit(engine, base: str, app_name: str, name: str, slug: Path, *, build_id: int) -> tuple[str, str]:
+    """Commits `base` (the stack image, or a layer image on it) plus `slug` at /app as an app's runtime image
+    `paas-app/APP:INSTANCE-NAME`; returns its reference and id. A build makes one; so does bringing back a release
+    whose image was removed."""
+    repository = f"paas-app/{app_name}"
+    tag = f"{settings.PAAS_INSTANCE}-{name}"
+    with engine.container(base, command=["/bin/true"], env={}, binds={}, build_id=build_id) as container:
         container.put_archive("/", slug)
-        image_id = container.commit(repository, tag, conf)
+        image_id = container.commit(repository, tag, image_conf(app_name, build_id))
     return f"{repository}:{tag}", image_id
+
+
+def runtime_image_remake(artifact, name: str) -> tuple[str, str]:
+    """Makes the runtime image of a buildpack `artifact` again from its stored slug and layer (whose blobs the caller
+    checked); returns its new reference and id. `name` names the release in the platform's log."""
+    engine = build_engine()
+    stack = stack_ensure(engine, lambda text: log.info("restoring %s: %s", name, text.rstrip()))
+    build_id = Build.objects.filter(release__artifact=artifact).values_list("pk", flat=True).first() or 0
+    app_name = artifact.app.name
+    base = stack
+    if artifact.layer_digest:
+        layer = Layer(artifact.layer_key, artifact.layer_digest, artifact.layer_size)
+        base = layer_image_ensure(engine, stack, app_name, layer, build_id=build_id)
+    tag = f"restore-{artifact.pk}-{int(time.time())}"
+    return runtime_image_commit(engine, base, app_name, tag, blob_path(artifact.slug_digest), build_id=build_id)

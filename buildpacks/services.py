@@ -50,12 +50,18 @@ def cache_volume_name(app_name: str) -> str:
 
 
 def build_cache_purge(*, app: App, actor) -> None:
-    """Empties `app`'s build cache; refused while one of its builds runs (it is using the cache)."""
+    """Empties `app`'s build cache, and forgets its dependency layer images (the runtime images made on them keep
+    what they need), so that its next build installs everything afresh; refused while one of its builds runs (it
+    is using the cache)."""
+    from buildpacks.layers import layer_images
     from hosts.engine import build_engine
 
     if Build.objects.filter(app=app, state=BuildState.BUILDING).exists():
         raise Conflict(f"a build of {app.name} is running and using the cache; purge it once the build has ended")
-    build_engine().volume_remove(cache_volume_name(app.name))
+    engine = build_engine()
+    engine.volume_remove(cache_volume_name(app.name))
+    for image in sorted(layer_images(app, engine)):
+        engine.image_untag(image)
     event_record(app=app, actor=actor, action=EventAction.BUILD, detail="build cache purged")
 
 
@@ -354,20 +360,22 @@ def _retried(write: Callable, *, what: str):
     return write()
 
 
-def blobs_release_unused(*, digests: Iterable[str]) -> None:
-    """Removes the blobs among `digests` that nothing needs any more.
+def blobs_release_unused(*, digests: Iterable[str]) -> set[str]:
+    """Removes the blobs among `digests` that nothing needs any more; returns those it removed.
 
-    A blob is needed while an artifact's slug, or the source of a build that has not failed, has its digest
-    (the same content pushed twice, or to two apps, is stored once).
+    A blob is needed while an artifact's slug or dependency layer, or the source of a build that has not ended,
+    has its digest (the same content pushed twice, or to two apps, is stored once). A build needs its source only
+    while it runs: the app's git repository keeps the commit.
     """
     digests = {digest for digest in digests if digest}
     if not digests:
-        return
-    used = set(Artifact.objects.filter(slug_digest__in=digests).values_list("slug_digest", flat=True))
-    sources = Build.objects.filter(source_digest__in=digests).exclude(state=BuildState.FAILED)
+        return set()
+    used = Artifact.objects.blobs_used(digests)
+    sources = Build.objects.filter(source_digest__in=digests, state__in=UNFINISHED_STATES)
     used |= set(sources.values_list("source_digest", flat=True))
     for digest in digests - used:
         blob_delete(digest)
+    return digests - used
 
 
 def scratch_dir(prefix: str) -> Path:

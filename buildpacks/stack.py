@@ -39,6 +39,9 @@ RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE_CHANGES = [f"ENV PATH={RUNTIME_PATH}", "ENV LANG=C.UTF-8", "ENV HOME=/app", "WORKDIR /app"]
 # The user apps and builds run as (hosts.drivers.docker.APP_USER), named so that tools that look it up find it.
 APP_ACCOUNT = ("paas", APP_UID, APP_GID)
+# An empty virtualenv made at /app/.venv, kept here: the Python buildpack copies it rather than running
+# `python3 -m venv` (which takes seconds to install pip) on every build that needs a new one.
+PYTHON_VENV_TEMPLATE = "usr/lib/paas/python-venv"
 
 
 class StackError(PaasError):
@@ -48,7 +51,7 @@ class StackError(PaasError):
 def stack_tag() -> str:
     """The stack image's tag: the suite and a hash of everything that goes into the image."""
     recipe = hashlib.sha256()
-    recipe.update(" ".join((SUITE, *PACKAGES, *NPM, *IMAGE_CHANGES, *map(str, APP_ACCOUNT))).encode())
+    recipe.update(Path(__file__).read_bytes())  # this module is the recipe: packages, steps, settings
     recipe.update(LAUNCHER.read_bytes())
     return f"{SUITE}-{recipe.hexdigest()[:12]}"
 
@@ -123,6 +126,10 @@ def _stack_finish_rootfs(rootfs: Path, on_output: Callable[[str], None]) -> None
     launcher = rootfs / "usr" / "local" / "bin" / "paas-launch"
     shutil.copyfile(LAUNCHER, launcher)
     launcher.chmod(0o755)
+    _run(["chroot", str(rootfs), "/usr/bin/python3", "-m", "venv", "/app/.venv"], on_output)
+    (rootfs / PYTHON_VENV_TEMPLATE).parent.mkdir(parents=True, exist_ok=True)
+    (rootfs / PYTHON_VENV_TEMPLATE).parent.chmod(0o755)  # whatever this process's umask: the app user copies it
+    (rootfs / "app" / ".venv").rename(rootfs / PYTHON_VENV_TEMPLATE)
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (rootfs / cache).glob("*"):
             if entry.is_file():

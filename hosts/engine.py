@@ -18,6 +18,7 @@ from docker.utils import parse_bytes
 from hosts.drivers.docker import APP_GID, APP_UID, APP_USER, LABEL_INSTANCE, LABEL_JOB, Confinement, instance_network
 
 LABEL_BUILD = "paas.build"
+LAYER_DIR = "/tmp/paas-layer"  # where the builder leaves a build's dependency layer (see buildpacks.layers)
 # What a build container's first step, as root, may do: give its handover paths to the app user, then become it.
 HANDOVER_CAPABILITIES = ["CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID"]
 
@@ -77,6 +78,16 @@ class BuildContainer:
                 target.unlink(missing_ok=True)
         return size <= max_bytes
 
+    def read_text(self, path: str, *, max_bytes: int) -> str | None:
+        """The text of the small file at `path` inside the container (at most `max_bytes` of it), or None when
+        there is no such file."""
+        try:
+            stream, _ = self.container.get_archive(path)
+        except NotFound:
+            return None
+        with contextlib.closing(stream):
+            return _first_file_text(stream, max_bytes)
+
     def commit(self, repository: str, tag: str, conf: dict) -> str:
         """Saves the container's file system as an image; returns the image id."""
         return self.container.commit(repository=repository, tag=tag, conf=conf).id
@@ -106,7 +117,9 @@ class DockerBuildEngine:
         self, context_tar: Path, tag: str, labels: dict, on_output: Callable[[str], None], timeout: float = 900
     ) -> str:
         """Builds a Dockerfile (in the tarred context) into `tag`, streaming its output; returns the image id.
-        Raises ImageBuildError with the engine's message when a step fails. Nothing is pulled: no registry."""
+        Raises ImageBuildError with the engine's message when a step fails, or when the build runs (or stays
+        silent) for longer than `timeout` seconds: it is then abandoned, which stops it. Nothing is pulled: no
+        registry."""
         memory = parse_bytes(self.confinement.memory) if self.confinement.memory else None
         limits = {"memory": memory, "memswap": memory} if memory else {}
         limits["cpusetcpus"] = f"0-{max(int(self.confinement.cpus), 1) - 1}"  # RUN steps: PAAS_BUILD_CPUS cores
@@ -124,12 +137,16 @@ class DockerBuildEngine:
                 network_mode=instance_network(self.client, self.instance),  # no reaching other containers
                 timeout=timeout,  # seconds without any output before the build is given up
             )
+            deadline = time.monotonic() + timeout
             try:
                 for chunk in stream:
                     if "stream" in chunk:
                         on_output(chunk["stream"])
                     if "error" in chunk:
                         raise ImageBuildError(str(chunk["error"]).strip())
+                    if time.monotonic() > deadline:
+                        stream.close()  # the engine stops a build whose client has gone
+                        raise ImageBuildError(f"the build ran for longer than {timeout:.0f}s and was stopped")
             except requests.RequestException as error:  # the engine went quiet past `timeout`, or went away
                 message = f"the build printed nothing for {timeout:.0f}s, or the engine left: {error}"
                 raise ImageBuildError(message) from error
@@ -144,6 +161,11 @@ class DockerBuildEngine:
     def image_tag(self, reference: str, repository: str, tag: str) -> None:
         """Gives an image one more name."""
         self.client.images.get(reference).tag(repository, tag)
+
+    def image_untag(self, reference: str) -> None:
+        """Takes a name off an image; the image itself stays while another name or image uses it."""
+        with contextlib.suppress(ImageNotFound):
+            self.client.images.remove(reference, noprune=True)
 
     def image_config(self, reference: str) -> dict:
         """An image's configuration (Cmd, Entrypoint, ExposedPorts, ...)."""
@@ -204,7 +226,8 @@ class DockerBuildEngine:
             command = _handed_over(command, handover)
         container = self.client.containers.create(
             image,
-            command=command,
+            entrypoint=command[:1],  # whatever the image's own (a layer image has the launcher)
+            command=command[1:],
             environment=env,
             volumes=binds,
             labels={LABEL_BUILD: str(build_id), LABEL_INSTANCE: self.instance},
@@ -219,13 +242,30 @@ class DockerBuildEngine:
                 container.remove(force=True)
 
 
+def _first_file_text(chunks, max_bytes: int) -> str | None:
+    """The text of the first regular file in a tar stream (given as chunks), or None when it has none."""
+    import io
+
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) > max_bytes + 64 * 1024:  # a small file's tar is its header and its data, padded
+            break
+    with contextlib.suppress(tarfile.TarError), tarfile.open(fileobj=io.BytesIO(bytes(data))) as tar:
+        for member in tar:
+            if member.isfile():
+                return tar.extractfile(member).read(max_bytes).decode("utf-8", errors="replace")
+    return None
+
+
 def _handed_over(command: list[str], paths: tuple[str, ...]) -> list[str]:
     """`command`, run as the app user once `paths` are the app user's (links are changed, never followed).
 
     setpriv leaves the app user no capabilities; no-new-privileges keeps it from gaining any back.
     """
+    # Only what is not the app user's yet changes owner: a cache of thousands of files is the app user's already.
     script = (
-        f"chown -R -h {APP_USER} {shlex.join(paths)} && "
+        f"find {shlex.join(paths)} \\( ! -user {APP_UID} -o ! -group {APP_GID} \\) -exec chown -h {APP_USER} {{}} + && "
         f'exec setpriv --reuid={APP_UID} --regid={APP_GID} --clear-groups -- "$@"'
     )
     return ["/bin/sh", "-c", script, "handover", *command]
@@ -342,6 +382,9 @@ class MemoryBuildEngine:
 
     def image_tag(self, reference: str, repository: str, tag: str) -> None:
         self.images[f"{repository}:{tag}"] = self.image_config(reference)
+
+    def image_untag(self, reference: str) -> None:
+        self.images.pop(reference, None)
 
     def image_config(self, reference: str) -> dict:
         if reference not in self.images and self.image_id(reference):
@@ -522,6 +565,7 @@ class MemoryBuildContainer:
         self.output: list[str] = []
         self.status: int | None = None
         self.slug: dict[str, bytes] | None = None
+        self.layer: dict | None = None  # {"key": ..., "files": {name: bytes}}: a dependency layer the build declared
         self.timed_out = False
         self.removed = False
 
@@ -556,23 +600,38 @@ class MemoryBuildContainer:
 
         builder = self.engine._scripted("builder")
         try:
-            self.status, slug = builder(self.files("/app"), dict(self.env), self.env_dir(), output)
+            self.status, slug, *layer = builder(self.files("/app"), dict(self.env), self.env_dir(), output)
         except MemoryBuildTimeout:
             self.timed_out = True
             self.status = 137  # killed
             return self.status
         if self.status == 0:
             self.slug = dict(slug)
+            self.layer = layer[0] if layer else None
         return self.status
 
     def get_archive(self, path: str, target: Path, *, max_bytes: int) -> bool:
-        """Writes the slug (or what was put at `path`) as Docker's get_archive of /app does: files under app/."""
-        files = self.slug if self.slug is not None and path.rstrip("/") == "/app" else self.files(path)
+        """Writes the slug (or what was put at `path`) as Docker's get_archive of /app does: files under app/.
+        A build that declared a dependency layer has its slug where the builder moved it, and the layer in /app."""
+        path = path.rstrip("/")
+        if path == "/app" and self.layer:  # the builder moved the code out: the dependency layer is what is left
+            files = self.layer["files"]
+        elif (path == "/app" or (path == f"{LAYER_DIR}/slug/app" and self.layer)) and self.slug is not None:
+            files = self.slug
+        else:
+            files = self.files(path)
         MemoryTar.write(target, files, prefix=path.strip("/").rsplit("/", 1)[-1])
         if target.stat().st_size > max_bytes:
             target.unlink()
             return False
         return True
+
+    def read_text(self, path: str, *, max_bytes: int) -> str | None:
+        """A file the build left (the dependency layer's key), or one put in."""
+        if path == f"{LAYER_DIR}/key":
+            return self.layer["key"] if self.layer else None
+        data = self.files(path.rsplit("/", 1)[0]).get(path.rsplit("/", 1)[1])
+        return data[:max_bytes].decode() if data is not None else None
 
     def commit(self, repository: str, tag: str, conf: dict) -> str:
         reference = f"{repository}:{tag}"

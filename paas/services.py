@@ -36,14 +36,25 @@ class AppRemains:
 def _app_remains(app: App) -> AppRemains:
     jobs = Job.objects.filter(app=app, host__isnull=False).exclude(container_id="")
     artifacts = Artifact.objects.filter(app=app)
-    blobs = {digest for digest in artifacts.values_list("slug_digest", flat=True) if digest}
+    blobs = {digest for digests in artifacts.values_list("slug_digest", "layer_digest") for digest in digests}
     blobs |= set(Build.objects.filter(app=app).values_list("source_digest", flat=True))
+    images = set(artifacts.values_list("image", flat=True)) | _layer_images(app)
     return AppRemains(
         name=app.name,
         containers=list(jobs.values_list("host_id", "container_id")),
-        images=sorted(set(artifacts.values_list("image", flat=True))),
-        blobs=blobs,
+        images=sorted(images),
+        blobs=blobs - {""},
     )
+
+
+def _layer_images(app: App) -> set[str]:
+    from buildpacks.layers import layer_images
+
+    try:
+        return layer_images(app, build_engine())
+    except Exception as error:  # noqa: BLE001 - the collection removes them later, as images of a destroyed app
+        log.warning("could not name the layer images of %s: %s", app.name, error)
+        return set()
 
 
 def app_destroy(*, app: App, actor, confirm: str) -> None:

@@ -142,6 +142,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith("memory://"):
+    # The in-process broker is polled (once a second by default): a build would wait up to that long to start.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 
 LOGGING = {
     "version": 1,
@@ -176,11 +179,11 @@ PAAS_DEPLOY_TIMEOUT = float(os.environ.get("PAAS_DEPLOY_TIMEOUT", "120"))
 # How long a release phase (the Procfile's `release:` command) may run before it is stopped and the deploy fails.
 PAAS_RELEASE_TIMEOUT = float(os.environ.get("PAAS_RELEASE_TIMEOUT", "3600"))
 # The collection (artifacts.collect), run by the scheduler every PAAS_COLLECT_INTERVAL seconds, keeps the runtime
-# images of each app's current release, of its last PAAS_KEEP_RELEASES releases and of any release that still has
-# jobs, and removes older ones; slugs are kept for the last PAAS_KEEP_SLUGS releases (at least as many), so that a
-# rollback to a release whose image was removed makes it again from the slug.
+# images (and dependency layers) of each app's current release, of its last PAAS_KEEP_RELEASES releases and of any
+# release that still has jobs, and removes older ones; slugs are kept for the last PAAS_KEEP_SLUGS releases (by
+# default as many; never fewer), and a rollback to a release whose image was removed makes it again from its slug.
 PAAS_KEEP_RELEASES = int(os.environ.get("PAAS_KEEP_RELEASES", "5"))
-PAAS_KEEP_SLUGS = int(os.environ.get("PAAS_KEEP_SLUGS", "20"))
+PAAS_KEEP_SLUGS = int(os.environ.get("PAAS_KEEP_SLUGS", str(PAAS_KEEP_RELEASES)))
 PAAS_COLLECT_INTERVAL = float(os.environ.get("PAAS_COLLECT_INTERVAL", "600"))
 # Quotas, refused with 409 and a message naming the setting: apps each user owns and SSH keys each user has (staff
 # are exempt from both), process types in one release, replicas of one app (all its process types together), and

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from apps.models import App
-from artifacts.blobstore import blob_path, blob_put_file
+from artifacts.blobstore import blob_exists, blob_path, blob_put_file
 from artifacts.collect import garbage_collect
 from artifacts.models import Artifact
 from artifacts.services import artifact_create
@@ -222,3 +222,20 @@ def test_the_scheduler_loop_collects_at_its_interval_and_survives_a_failing_coll
     loop.collected_at -= 601
     loop.collect_when_due()
     assert calls == [1, 1]
+
+
+def test_sources_of_ended_builds_are_removed_and_those_of_builds_to_come_stay(tmp_path):
+    from buildpacks.models import Build, BuildState
+
+    app = make_app()
+    digests = []
+    for number, state in enumerate((BuildState.SUCCEEDED, BuildState.FAILED, BuildState.PENDING, BuildState.BUILDING)):
+        source = tmp_path / f"source-{number}.tar"
+        source.write_text(f"source {number}, {state}")
+        digest, _ = blob_put_file(source)
+        revision = f"{number}" * 40
+        Build.objects.create(app=app, revision=revision, source_digest=digest, state=state, created_by=app.owner)
+        digests.append(digest)
+    collected = garbage_collect()
+    assert sorted(collected.sources) == sorted(digests[:2])
+    assert [blob_exists(digest) for digest in digests] == [False, False, True, True]

@@ -70,3 +70,38 @@ def test_the_build_kit_tar_is_written_to_a_file_readable_by_all_whatever_the_uma
         "paas-build/buildpacks": (0o755, 0),
         "paas-build/builder": (0o755, 0),
     }
+
+
+def test_a_dockerfile_build_that_runs_too_long_is_abandoned_even_while_it_prints(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import pytest
+
+    from hosts import engine as engine_module
+    from hosts.drivers.docker import Confinement
+    from hosts.engine import DockerBuildEngine, ImageBuildError
+
+    clock = iter(range(0, 10_000))  # each reading of the clock is a second later
+    monkeypatch.setattr(engine_module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(engine_module, "instance_network", lambda client, instance: "paas-t3st")
+    closed = []
+
+    def build(**options):
+        def printing_forever():
+            try:
+                while True:
+                    yield {"stream": "tick\n"}
+            finally:
+                closed.append(True)
+
+        return printing_forever()
+
+    engine = DockerBuildEngine.__new__(DockerBuildEngine)  # a stand-in for the engine's API, no Docker
+    engine.client, engine.instance = SimpleNamespace(api=SimpleNamespace(build=build)), "t3st"
+    engine.confinement = Confinement("1g", 1, 256)
+    context = tmp_path / "context.tar"
+    tarfile.open(context, "w").close()
+    printed = []
+    with pytest.raises(ImageBuildError, match="ran for longer than 30s and was stopped"):
+        engine.image_build(context, "paas-app/a:b", {}, printed.append, timeout=30)
+    assert closed == [True] and 25 <= len(printed) <= 31  # it printed until its time was up, then was let go

@@ -10,10 +10,8 @@ from django.conf import settings
 
 from artifacts.blobstore import blob_path
 from artifacts.models import Artifact, ArtifactKind
-from buildpacks import services
 from buildpacks.models import Build, BuildState
-from buildpacks.pipeline import build_execute
-from buildpacks.services import build_create, build_fail, build_start, cache_volume_name
+from buildpacks.services import build_fail, cache_volume_name
 from buildpacks.stack import stack_image
 from formations.selectors import formation_get
 from formations.services import config_update
@@ -23,44 +21,13 @@ from scheduler.models import Job
 from scheduler.services import reconcile
 from tests.factories import deploy, make_app
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine")]
 
 PYTHON_APP = {
     "requirements.txt": b"flask\n",
     "app.py": b"print('hello')\n",
     "Procfile": b"web: gunicorn app:app\nworker: python worker.py\n",
 }
-
-
-@pytest.fixture(autouse=True)
-def engine(monkeypatch):
-    """The in-memory build engine, emptied before and after; builds are run here, not queued."""
-    monkeypatch.setattr(services, "build_enqueue", lambda build_id: None)
-    MemoryBuildEngine.reset()
-    yield MemoryBuildEngine
-    MemoryBuildEngine.reset()
-
-
-@pytest.fixture
-def push(tmp_path):
-    """Pushes `files` to `app` as git would hand them over (a tar of the tree), and runs the build, as a build
-    worker does; returns the build, reloaded."""
-    pushes = iter(range(1, 1000))
-
-    def push(app, files: dict[str, bytes]) -> Build:
-        number = next(pushes)
-        source = tmp_path / f"source-{number}.tar"
-        with tarfile.open(source, "w") as tar:
-            for name, data in files.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        build = build_create(app=app, actor=app.owner, revision=f"{number:x}" * 40, source_path=source)
-        assert build_start(build=build)
-        build_execute(build)
-        return Build.objects.select_related("release__artifact").get(pk=build.pk)
-
-    return push
 
 
 @pytest.fixture

@@ -52,8 +52,9 @@ def test_config_rollback_diff_restart_and_destroy(logged_in):
         containers_before = {job["container_id"] for job in platform.paas_json("ps", "-a", "life")}
         assert "v4 is live." in ok(platform.paas("restart", "-a", "life"))
     assert load.failures() == [], load.failures()[:5]
-    assert load.bodies() <= {"hello (v2)\n", "bonjour (v3)\n", "hello (v4)\n"}, load.bodies()
-    assert len(load.answers) > 50
+    # The load ran through each change: it was answered by every release, and by nothing else.
+    assert load.bodies() == {"hello (v2)\n", "bonjour (v3)\n", "hello (v4)\n"}, load.bodies()
+    assert len(load.answers) > 20
 
     jobs = [job for job in platform.paas_json("ps", "-a", "life") if job["state"] != "stopping"]
     assert [job["state"] for job in jobs] == ["up"] and jobs[0]["container_id"] not in containers_before

@@ -24,9 +24,11 @@ def platform(tmp_path_factory):
         running.cleanup()
 
 
-def _app_images(platform) -> set[str]:
+def _app_images(platform, layers: bool = False) -> set[str]:
+    """The app's runtime images (or, with `layers`, its dependency layer images) on the engine."""
     tags = (tag for image in docker.from_env().images.list(name=f"paas-app/{APP}") for tag in image.tags)
-    return {tag for tag in tags if f":{platform.instance()}-" in tag}
+    mine = {tag for tag in tags if f":{platform.instance()}-" in tag}
+    return {tag for tag in mine if (f":{platform.instance()}-layer-" in tag) == layers}
 
 
 def test_old_images_are_collected_and_a_rollback_makes_one_again(logged_in):
@@ -45,6 +47,7 @@ def test_old_images_are_collected_and_a_rollback_makes_one_again(logged_in):
     kept = {images[3], images[4]}
     assert eventually(lambda: _app_images(platform) == kept, timeout=30), (_app_images(platform), platform.log())
     assert platform.curl(APP).startswith("collected v4 from job")
+    assert len(_app_images(platform, layers=True)) == 1  # the requirements never changed: one dependency layer
 
     result = platform.paas("rollback", "1", "-a", APP)
     assert result.exit_code == 0, result.output + platform.log()

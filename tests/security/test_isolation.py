@@ -16,7 +16,15 @@ import pytest
 from docker.errors import NotFound
 
 from hosts.drivers import JobContainer, JobSpec
-from hosts.drivers.docker import APP_UID, APP_USER, ICC_OPTION, Confinement, DockerHostDriver
+from hosts.drivers.docker import (
+    APP_GID,
+    APP_UID,
+    APP_USER,
+    HEALTH_HOLD_SECONDS,
+    ICC_OPTION,
+    Confinement,
+    DockerHostDriver,
+)
 from hosts.engine import DockerBuildEngine
 from scheduler.services import WEB_PORT
 from tests.e2e.conftest import commit
@@ -122,6 +130,35 @@ def test_a_job_is_healthy_once_its_process_listens_not_when_dockers_proxy_does(c
     server.close()
 
 
+@pytest.mark.parametrize("listening", [True, False])
+def test_on_a_local_engine_a_job_is_healthy_once_its_own_address_takes_connections(client, listening):
+    """No proxy stands between this machine and a job's own address: a connection accepted there is its process,
+    and nothing need be held open (the published port is not even tried)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    address = server.getsockname()
+    if not listening:
+        server.close()
+    container = JobContainer(job_id=7, container_id="c1", running=True, host_port=1, private_address=address)
+    started = time.monotonic()
+    assert _driver().job_healthy(container) is listening
+    assert time.monotonic() - started < HEALTH_HOLD_SECONDS
+    server.close()
+
+
+def test_on_a_remote_engine_the_published_port_decides(client):
+    server = socket.create_server(("127.0.0.1", 0))  # the job's address, from here: not where the job is
+    threading.Thread(target=_accept, args=(server, False), daemon=True).start()
+    remote = DockerHostDriver("tcp://10.0.0.9:2375", "127.0.0.1", "t3st", Confinement("512m", 1.5, 256))
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    container = JobContainer(
+        job_id=7, container_id="c1", running=True, host_port=port, private_address=server.getsockname()
+    )
+    assert remote.job_healthy(container) is False
+    server.close()
+
+
 def _accept(server: socket.socket, close: bool) -> None:
     with contextlib.suppress(OSError):
         connection, _ = server.accept()
@@ -144,16 +181,21 @@ def test_a_build_hands_its_directories_to_the_app_user_and_runs_as_it(client):
     assert sorted(build["cap_add"]) == ["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"]
     assert build["security_opt"] == ["no-new-privileges"]
     assert (build["mem_limit"], build["nano_cpus"], build["pids_limit"]) == ("2g", 2_000_000_000, 512)
-    shell, flag, script, _, *command = build["command"]
-    assert (shell, flag, command) == ("/bin/sh", "-c", ["/bin/bash", "b"])
-    assert script.startswith(f"chown -R -h {APP_USER} /app && exec setpriv --reuid={APP_UID} ")
+    assert build["entrypoint"] == ["/bin/sh"]  # never the image's own entrypoint (a layer image has the launcher)
+    flag, script, _, *command = build["command"]
+    assert (flag, command) == ("-c", ["/bin/bash", "b"])
+    # Only what is not the app user's yet changes owner.
+    assert script.startswith(
+        f"find /app \\( ! -user {APP_UID} -o ! -group {APP_GID} \\) -exec chown -h {APP_USER} {{}} + && "
+        f"exec setpriv --reuid={APP_UID} "
+    )
 
 
 def test_a_container_with_nothing_to_hand_over_runs_as_the_app_user_from_the_start(client):
     with _engine().container("stack", command=["/bin/true"], env={}, binds={}, build_id=3):
         pass
     _confined(client.made[0], memory="2g", nano_cpus=2_000_000_000, pids=512)
-    assert client.made[0]["command"] == ["/bin/true"]
+    assert (client.made[0]["entrypoint"], client.made[0]["command"]) == (["/bin/true"], [])
 
 
 # End to end: two pushed apps, alpha and beta; alpha's build leaves what its process saw in /app/.build-status.

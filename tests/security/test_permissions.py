@@ -93,7 +93,7 @@ def test_a_build_whose_procfile_declares_too_many_types_fails_saying_so(tmp_path
 
     with (
         mock.patch("buildpacks.pipeline.stack_ensure", return_value="paas/stack"),
-        mock.patch("buildpacks.pipeline._compile", return_value=slug),
+        mock.patch("buildpacks.pipeline._compile", return_value=(slug, None)),
         mock.patch("buildpacks.pipeline._runtime_artifact", side_effect=runtime_artifact),
     ):
         build_execute(build)
