@@ -16,7 +16,10 @@ def procfile_parse(text: str) -> dict[str, str]:
             continue
         match = _LINE.match(stripped)
         if not match:
-            raise InvalidInput(f"Procfile line {number} is not `type: command`: {stripped!r}")
+            raise InvalidInput(
+                f"Procfile line {number} is not `type: command`: {stripped!r}; write it as, say, "
+                "`web: gunicorn app:app` (a name, a colon, then the command)"
+            )
         processes[match.group(1).lower()] = match.group(2).strip()
     return processes
 

@@ -43,12 +43,23 @@ def detected(app: Path) -> str | None:
         ("go", "go"),
         ("go-compile-error", "go"),
         ("static", "static"),
+        ("python-uv", "python"),
+        ("python-poetry", "python"),
         ("procfile-only", "procfile"),
+        ("procfile-bad", "procfile"),
+        ("release-phase", "procfile"),
+        ("release-phase-failing", "procfile"),
         ("nothing-recognised", None),
     ],
 )
 def test_each_sample_is_detected_by_its_buildpack(sample, buildpack):
     assert detected(SAMPLES / sample) == buildpack
+
+
+def test_every_sample_is_pushed_by_the_end_to_end_suite():
+    pushed = (Path(__file__).parent.parent / "e2e" / "test_buildpacks.py").read_text()
+    samples = {entry.name for entry in SAMPLES.iterdir() if entry.is_dir() and not entry.name.startswith("__")}
+    assert {sample for sample in samples if f'"{sample}"' not in pushed} == set()
 
 
 def test_python_comes_before_node_and_static_and_procfile_come_last(tmp_path):

@@ -1,6 +1,8 @@
 """Each built-in buildpack, custom buildpacks and the build cache: the sample apps in tests/apps, pushed for real."""
 
+import json
 import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +54,22 @@ def answer(platform, app: str, path: str = "/") -> tuple[int, str, str]:
         ("node-nolock", ["Node.js app detected", "npm install"], "node-nolock sample\n"),
         ("static", ["static app detected", "busybox httpd"], "<h1>static sample</h1>"),
         ("procfile-only", ["Procfile app detected", "No dependencies to install"], "procfile-only sample\n"),
+        (
+            "python-uv",
+            ["Python app detected", "Installing the locked dependencies (uv.lock) with uv", "Installing uv"],
+            "python-uv sample, signed uv\n",
+        ),
+        (
+            "python-poetry",
+            ["Python app detected", "Installing the locked dependencies (poetry.lock) with pip"],
+            "python-poetry sample, signed poetry\n",
+        ),
+        ("dockerfile", ["Dockerfile found: building it", "Successfully built"], "dockerfile sample\n"),
+        (
+            "release-phase",
+            ["Running release command: python3 release.py", "release phase of v1: migrations applied"],
+            "release-phase sample\n",
+        ),
     ],
 )
 def test_each_kind_of_app_deploys_and_answers(logged_in, sample, logged, body):
@@ -109,6 +127,7 @@ def test_a_code_only_repush_of_a_python_app_reuses_its_virtualenv(logged_in):
     source, push = push_sample(platform, "python-requirements", "pyreq")
     assert push.returncode == 0, push.stderr
     assert "Installing requirements with pip" in push.stderr and "Caching the virtualenv" in push.stderr
+    assert "Storing the dependency layer" in push.stderr
     assert platform.curl("pyreq") == "python-requirements sample v1\n"
 
     app_py = source / "app.py"
@@ -120,13 +139,30 @@ def test_a_code_only_repush_of_a_python_app_reuses_its_virtualenv(logged_in):
     assert push.returncode == 0, push.stderr
     assert "Reusing the cached virtualenv (requirements unchanged)" in push.stderr
     assert "Installing requirements with pip" not in push.stderr and "Successfully installed" not in push.stderr
+    # The virtualenv is the dependency layer the first push stored: not copied out, stored nor committed again.
+    assert "Reusing the dependency layer" in push.stderr and "Storing the dependency layer" not in push.stderr
     assert eventually(lambda: platform.curl("pyreq") == "python-requirements sample v2\n")
+    images = {release["version"]: release["image"] for release in platform.paas_json("releases", "-a", "pyreq")}
+    first, second = (_image_layers(images[version]) for version in (1, 2))
+    assert len(first) == len(second) == 3  # the stack, the dependencies, the code
+    assert first[:2] == second[:2] and first[2] != second[2]  # the same stack and dependencies, new code
 
     (source / "requirements.txt").write_text("flask\ngunicorn\nitsdangerous\n")  # changed: a fresh virtualenv
     commit(platform, source, "requirements changed")
     push = platform.git("push", "paas", "main", cwd=source)
     assert push.returncode == 0, push.stderr
     assert "Reusing the cached virtualenv" not in push.stderr and "Installing requirements with pip" in push.stderr
+    assert "Storing the dependency layer" in push.stderr
+    assert eventually(lambda: platform.curl("pyreq") == "python-requirements sample v2\n")
+
+
+def _image_layers(image: str) -> list[str]:
+    """The digests of an image's file system layers, bottom first."""
+    inspect = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", image], capture_output=True, text=True
+    )
+    assert inspect.returncode == 0, inspect.stderr
+    return json.loads(inspect.stdout)
 
 
 def test_a_custom_buildpack_in_the_repository_gets_the_config_vars_and_a_bad_url_is_refused(logged_in):
@@ -164,6 +200,19 @@ def test_a_custom_buildpack_in_the_repository_gets_the_config_vars_and_a_bad_url
             ],
         ),
         ("node-bad-json", ["package.json is not valid JSON (above): fix it and push again"]),
+        ("procfile-bad", ["Procfile line 1 is not `type: command`: 'web python3 serve.py'; write it as"]),
+        (
+            "custom-buildpack-failing",
+            [
+                "error: the toolchain this app needs is missing",
+                "Build failed: the buildpack exited with status 2; see the output above",
+            ],
+        ),
+        (
+            "dockerfile-failing",
+            ["compiling the sample", "The Dockerfile build failed", "returned a non-zero code: 3"],
+        ),
+        ("release-phase-failing", ["migration 0002 failed", "release command failed: exit status 1"]),
         (
             "nothing-recognised",
             [
@@ -175,9 +224,14 @@ def test_a_custom_buildpack_in_the_repository_gets_the_config_vars_and_a_bad_url
     ],
 )
 def test_a_broken_app_is_refused_saying_what_to_fix(logged_in, sample, messages):
+    """Pushed over a working app: the push fails, says why, and the working release goes on serving."""
     platform = logged_in
-    _, push = push_sample(platform, sample, sample)
+    _, push = push_sample(platform, "procfile-only", sample)
+    assert push.returncode == 0, push.stderr
+    _, push = push_sample(platform, sample, sample, create=False)
     assert push.returncode != 0
     for message in messages:
         assert message in push.stderr
-    assert platform.paas_json("releases", "-a", sample) == []
+    assert platform.curl(sample) == "procfile-only sample\n"
+    if sample != "release-phase-failing":  # its build succeeded: its release exists, marked failed
+        assert [release["version"] for release in platform.paas_json("releases", "-a", sample)] == [1]
