@@ -132,8 +132,8 @@ def layer_seed(engine, stack: str, app, source: Path) -> LayerSeed | None:
     """The app's last dependency layer, if the engine has its image on `stack`: its buildpacks may reuse it where
     it is, instead of copying their cache into /app. None when the pushed source has a file or directory of the
     same name as one of the layer's (a committed virtualenv, say): the source alone decides then."""
-    last = Artifact.objects.filter(app=app).exclude(layer_key="").order_by("-created_at").first()
-    if last is None:
+    last = Artifact.objects.filter(app=app).order_by("-created_at", "-pk").first()
+    if last is None or not last.layer_key:  # the last build had none: it starts from the stack, as that one did
         return None
     reference = layer_image_reference(engine.image_id(stack) or stack, app.name, last.layer_key)
     if not engine.image_id(reference):

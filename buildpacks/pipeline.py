@@ -175,11 +175,13 @@ def _compiled(container, build: Build, work: Path, output, slugs: list[str]) -> 
     if layer and layer.digest not in slugs:
         slugs.append(layer.digest)  # removed again if the build fails and nothing else uses it
     slug = work / "slug.tar"
-    if not container.get_archive(SLUG_DIR if layer else "/app", slug, max_bytes=settings.PAAS_SLUG_MAX_BYTES):
+    room = settings.PAAS_SLUG_MAX_BYTES - ((layer.size or 0) if layer else 0)  # the limit is of both together
+    if room <= 0 or not container.get_archive(SLUG_DIR if layer else "/app", slug, max_bytes=room):
         limit = size_text(settings.PAAS_SLUG_MAX_BYTES)
+        with_layer = " with its dependencies" if layer else ""
         raise BuildFailed(
-            f"Build failed: the slug is larger than {limit}, the most this platform stores (PAAS_SLUG_MAX_BYTES); "
-            "make the app smaller, or ask the operator to raise PAAS_SLUG_MAX_BYTES"
+            f"Build failed: the slug{with_layer} is larger than {limit}, the most this platform stores "
+            "(PAAS_SLUG_MAX_BYTES); make the app smaller, or ask the operator to raise PAAS_SLUG_MAX_BYTES"
         )
     return slug, layer
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.models import App, EventAction
 from apps.services import event_record
-from artifacts.blobstore import blob_delete, blob_put_file
+from artifacts.blobstore import blob_delete, blob_exists, blob_put_file
 from artifacts.models import Artifact
 from buildpacks.models import FINAL_STATES, Build, BuildState
 from paas.errors import Conflict, InvalidInput, QuotaExceeded
@@ -135,7 +135,11 @@ def build_create(*, app: App, actor, revision: str, source_path: Path) -> Build:
         build.full_clean()
         build.save()
         event_record(app=app, actor=actor, action=EventAction.BUILD, detail=f"build {build.pk} of {revision[:7]}")
-        transaction.on_commit(lambda: build_enqueue(build.pk))
+    # Another build of the same content that ended before this one was recorded let the blob go: store it again,
+    # now that this build holds it, before the build can start.
+    if not blob_exists(digest):
+        blob_put_file(source_path)
+    transaction.on_commit(lambda: build_enqueue(build.pk))
     return build
 
 

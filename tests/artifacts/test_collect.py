@@ -1,5 +1,6 @@
 """The collection of old runtime images, slugs, build caches and build containers; rollbacks to what it removed."""
 
+import hashlib
 import logging
 import time
 
@@ -239,3 +240,26 @@ def test_sources_of_ended_builds_are_removed_and_those_of_builds_to_come_stay(tm
     collected = garbage_collect()
     assert sorted(collected.sources) == sorted(digests[:2])
     assert [blob_exists(digest) for digest in digests] == [False, False, True, True]
+
+
+def test_a_source_another_build_let_go_while_this_one_was_recorded_is_stored_again(tmp_path, monkeypatch):
+    from buildpacks import services
+    from buildpacks.models import Build
+
+    app = make_app()
+    source = tmp_path / "source.tar"
+    source.write_text("the same tree, pushed twice")
+    recorded = services._quota_check_builds
+
+    digest = f"sha256:{hashlib.sha256(source.read_bytes()).hexdigest()}"
+
+    def meanwhile(actor, lock=False):  # as the row is recorded, an ended build of the same tree releases the blob
+        if lock:
+            services.blobs_release_unused(digests={digest})
+        return recorded(actor, lock=lock)
+
+    monkeypatch.setattr(services, "_quota_check_builds", meanwhile)
+    monkeypatch.setattr(services, "build_enqueue", lambda build_id: None)
+    build = services.build_create(app=app, actor=app.owner, revision="a" * 40, source_path=source)
+    assert Build.objects.get(pk=build.pk).source_digest == build.source_digest
+    assert blob_exists(build.source_digest)

@@ -102,6 +102,18 @@ def test_the_first_build_starts_from_the_stack(push, engine):
     assert compiling.image == stack_image() and "PAAS_LAYERS_SEEDED" not in compiling.env
 
 
+def test_a_build_after_one_without_a_layer_starts_from_the_stack(push, engine):
+    app = make_app("myapp")
+    engine.builder = layered(KEY_A)
+    push(app, SOURCE)
+    engine.builder = None  # the default builder declares no layer
+    push(app, {**SOURCE, "app.py": b"VERSION = 2\n"})
+    engine.builder = layered(KEY_A)
+    push(app, {**SOURCE, "app.py": b"VERSION = 3\n"})
+    compiling = engine.containers[-2]
+    assert compiling.image == stack_image() and "PAAS_LAYERS_SEEDED" not in compiling.env
+
+
 def test_a_source_with_a_directory_named_as_the_layer_starts_from_the_stack(push, engine):
     app = make_app("myapp")
     engine.builder = layered(KEY_A)
@@ -149,7 +161,7 @@ def test_a_build_failing_after_its_layer_was_stored_leaves_no_blob(push, engine,
     blobs = Path(settings.DATA_DIR) / "blobs"
     before = set(blobs.rglob("*/*/*"))
     build = push(app, {**SOURCE, "big.bin": b"x" * 15000})
-    assert build.state == BuildState.FAILED and "the slug is larger than" in build.error
+    assert build.state == BuildState.FAILED and "the slug with its dependencies is larger than" in build.error
     assert "-----> Storing the dependency layer (" in build.log
     assert set(blobs.rglob("*/*/*")) == before  # the source and the layer both went
 
