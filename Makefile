@@ -8,7 +8,7 @@ export PAAS_DATA_DIR ?= $(CURDIR)/var
 # the role and database (pytest-django creates and drops test_paas next to it).
 TEST_DATABASE_URL ?= postgres://paas:paas@127.0.0.1:5432/paas
 
-.PHONY: up test system postgres browser venv stack lint unit unit-postgres e2e bench bench-scale bench-deploy clean
+.PHONY: up test system postgres browser venv stack lint unit unit-postgres e2e bench bench-scale bench-deploy bench-router clean
 
 up: system venv stack
 	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
@@ -43,11 +43,13 @@ system:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml scripts/router-requirements.txt
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	@echo "==> Installing paas and its dependencies into $(VENV)"
 	@$(VENV)/bin/pip install --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@$(VENV)/bin/pip install -e '.[test]' >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@$(VENV)/bin/pip install --no-deps --require-hashes -r scripts/router-requirements.txt >> $(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 stack: venv
@@ -64,3 +66,9 @@ bench-scale: venv stack
 
 bench-deploy: venv stack
 	$(PYTHON) bench/deploy.py
+
+# Installs wrk (the load generator) when it is missing.
+bench-router: venv stack
+	@command -v wrk >/dev/null || { echo "==> Installing wrk"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	$(PYTHON) bench/router.py

@@ -27,6 +27,7 @@ from paas.services import app_destroy
 from releases.selectors import release_list
 from scheduler.models import JobState
 from scheduler.selectors import job_list
+from scheduler.traffic import traffic_chart
 
 APP_PAGE_ROWS = 20
 SUMMARY_FIELDS = ["name", "owner", "url", "current_release", "formation_counts", "job_states", "created_at"]
@@ -123,6 +124,7 @@ class AppAdmin(ServiceFormAdmin):
             "subtitle": None,
             "jobs": job_list(app=app),
             "releases": release_list(app=app)[:APP_PAGE_ROWS],
+            "traffic": traffic_chart(app=app),
             "builds": build_list(app=app)[:APP_PAGE_ROWS],
             "events": event_list(user=request.user, app=app, limit=APP_PAGE_ROWS),
             "show_save": False,

@@ -20,6 +20,29 @@ class App(models.Model):
     name = models.CharField(max_length=30, unique=True, validators=[app_name_validator])
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apps")
     created_at = models.DateTimeField(auto_now_add=True)
+    redirect_https = models.BooleanField(default=False, help_text="Plain HTTP requests are redirected to HTTPS")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Domain(models.Model):
+    """A host name an app answers at besides APP.PAAS_DOMAIN: exact, or a wildcard of one label (`*.example.com`).
+
+    A name belongs to one app. Its certificate is the router's own (Caddy's internal CA, or ACME when
+    PAAS_ACME_EMAIL is set), unless the user gave one: then `certificate` and `certificate_key` hold it (PEM); the
+    key is never shown again.
+    """
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="domains")
+    name = models.CharField(max_length=253, unique=True, help_text="Lowercase, in IDNA (xn--) form")
+    certificate = models.TextField(blank=True)
+    certificate_key = models.TextField(blank=True)
+    certificate_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
@@ -112,6 +135,10 @@ class EventAction(models.TextChoices):
     USER_CREATE = "user.create", "User created"
     TOKEN_CREATE = "token.create", "Token created"
     TOKEN_REVOKE = "token.revoke", "Token revoked"
+    DOMAIN_ADD = "domain.add", "Domain added"
+    DOMAIN_REMOVE = "domain.remove", "Domain removed"
+    CERTIFICATE = "certificate", "Certificate changed"
+    ROUTER = "router", "Router settings changed"
 
 
 class Event(models.Model):

@@ -1,11 +1,21 @@
 from django.urls import path
 
-from apps import apis
+from apps import apis, domain_apis
+from scheduler.traffic_apis import AppMetricsApi
 
 urlpatterns = [
     path("apps/", apis.AppListApi.as_view(), name="app-list"),
     path("apps/<str:name>/", apis.AppDetailApi.as_view(), name="app-detail"),
     path("apps/<str:name>/events/", apis.AppEventListApi.as_view(), name="app-event-list"),
+    path("apps/<str:name>/domains/", domain_apis.AppDomainListApi.as_view(), name="app-domain-list"),
+    path("apps/<str:name>/domains/<str:domain>/", domain_apis.AppDomainDetailApi.as_view(), name="app-domain-detail"),
+    path(
+        "apps/<str:name>/domains/<str:domain>/certificate/",
+        domain_apis.AppDomainCertificateApi.as_view(),
+        name="app-domain-certificate",
+    ),
+    path("apps/<str:name>/router/", domain_apis.AppRouterSettingsApi.as_view(), name="app-router"),
+    path("apps/<str:name>/metrics/", AppMetricsApi.as_view(), name="app-metrics"),
     path("apps/<str:name>/logs/", apis.AppLogApi.as_view(), name="app-log"),
     path("apps/<str:name>/access/", apis.AppAccessListApi.as_view(), name="app-access-list"),
     path("apps/<str:name>/access/<str:username>/", apis.AppAccessDetailApi.as_view(), name="app-access-detail"),

@@ -2,7 +2,7 @@
 
 The scheduler runs `garbage_collect` every PAAS_COLLECT_INTERVAL seconds. It removes old releases' runtime images
 (PAAS_KEEP_RELEASES) and, later, their slugs (PAAS_KEEP_SLUGS); the images, build caches of apps that no longer
-exist (a destroy the platform stopped in the middle of); and build containers left behind.
+exist (a destroy the platform stopped in the middle of), and their networks; and build containers left behind.
 """
 
 import logging
@@ -34,11 +34,18 @@ class Collected:
     sources: list[str] = field(default_factory=list)  # digests of pushed sources whose builds have ended
     orphan_images: list[str] = field(default_factory=list)  # images of apps that no longer exist
     caches: list[str] = field(default_factory=list)  # build cache volumes of apps that no longer exist
+    networks: list[str] = field(default_factory=list)  # apps that no longer exist whose network was removed
     build_containers: int = 0  # build containers left behind
 
     def __bool__(self) -> bool:
         return bool(
-            self.images or self.slugs or self.sources or self.orphan_images or self.caches or self.build_containers
+            self.images
+            or self.slugs
+            or self.sources
+            or self.orphan_images
+            or self.caches
+            or self.networks
+            or self.build_containers
         )
 
 
@@ -53,7 +60,8 @@ def garbage_collect() -> Collected:
     stays. Rows are never deleted: the artifact records when its image, and its slug, were removed.
 
     Also removed: the images of this platform's apps that no longer exist (`paas-app/APP:INSTANCE-...`), their
-    build caches (`paas-cache-INSTANCE-APP` volumes), and build containers older than the build timeout. Each step
+    build caches (`paas-cache-INSTANCE-APP` volumes) and networks, and build containers older than the build
+    timeout. Each step
     goes on when another fails; what a host that does not answer keeps is tried again next time.
     """
     collected = Collected()
@@ -64,6 +72,7 @@ def garbage_collect() -> Collected:
         _collect_layer_images,
         _collect_orphan_images,
         _collect_caches,
+        _collect_networks,
         _collect_build_containers,
     )
     for step in steps:
@@ -74,7 +83,7 @@ def garbage_collect() -> Collected:
     if collected:
         log.info(
             "collection removed %d images (%s), %d slugs, %d sources, %d images of destroyed apps (%s), "
-            "%d build caches (%s), %d build containers",
+            "%d build caches (%s), networks of %d destroyed apps (%s), %d build containers",
             len(collected.images),
             ", ".join(collected.images),
             len(collected.slugs),
@@ -83,6 +92,8 @@ def garbage_collect() -> Collected:
             ", ".join(collected.orphan_images),
             len(collected.caches),
             ", ".join(collected.caches),
+            len(collected.networks),
+            ", ".join(collected.networks),
             collected.build_containers,
         )
     return collected
@@ -193,8 +204,9 @@ def _collect_layer_images(collected: Collected) -> None:
     from buildpacks.models import Build
     from buildpacks.services import UNFINISHED_STATES
 
-    kept = _layer_images_kept()
+    # Builds first: one that ends between the two reads has its artifact among the kept ones.
     building = set(Build.objects.filter(state__in=UNFINISHED_STATES).values_list("app__name", flat=True))
+    kept = _layer_images_kept()
     for host in Host.objects.filter(state=HostState.UP):
         driver = host_driver(host)
         try:
@@ -269,6 +281,25 @@ def _collect_caches(collected: Collected) -> None:
         if volume.removeprefix(prefix) not in existing:
             engine.volume_remove(volume)
             collected.caches.append(volume)
+
+
+def _collect_networks(collected: Collected) -> None:
+    """The networks of apps that no longer exist (a destroy that missed a host, or a job that started meanwhile),
+    on every host that is up."""
+    for host in Host.objects.filter(state=HostState.UP):
+        driver = host_driver(host)
+        try:
+            gone = set(driver.app_networks()) - set(App.objects.values_list("name", flat=True))
+        except Exception as error:  # noqa: BLE001 - tried again next time
+            log.warning("could not list the networks of host %s: %s", host.name, error)
+            continue
+        for app_name in sorted(gone):
+            try:
+                driver.app_network_remove(app_name)
+            except Exception as error:  # noqa: BLE001 - tried again next time
+                log.warning("could not remove the network of %s from host %s: %s", app_name, host.name, error)
+                continue
+            collected.networks.append(app_name)
 
 
 def _collect_build_containers(collected: Collected) -> None:

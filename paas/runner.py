@@ -14,6 +14,7 @@ import shlex
 import signal
 import socket
 import threading
+from pathlib import Path
 
 import django
 from django.conf import settings
@@ -99,13 +100,17 @@ async def _serve() -> None:
 
 
 def _banner(token_path, password_path) -> str:
+    from scheduler.router import CA_COPY
+
     api = f"http://localhost:{settings.PAAS_API_PORT}"
+    ca = Path(settings.DATA_DIR) / CA_COPY
     return (
         "paas is up.\n"
         f"  API:          {api}/api/   (docs: {api}/api/docs/)\n"
         f"  web console:  {api}/admin/   (user admin, password in {password_path})\n"
         f"  git over SSH: ssh://git@localhost:{settings.PAAS_SSH_PORT}/APP.git\n"
         f"  apps:         http://APP.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_PORT}/\n"
+        f"                https://APP.{settings.PAAS_DOMAIN}:{settings.PAAS_ROUTER_TLS_PORT}/   (its CA: {ca})\n"
         f"{_exposure_warning()}"
         "Log in from another terminal with:\n"
         f"  paas login {api} < {shlex.quote(str(token_path))}\n"

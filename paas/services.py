@@ -13,7 +13,9 @@ from artifacts.models import Artifact
 from buildpacks.models import Build
 from buildpacks.services import blobs_release_unused, cache_volume_name, repo_path
 from formations.models import Formation
+from hosts.drivers import host_driver
 from hosts.engine import build_engine
+from hosts.models import Host, HostState
 from hosts.services import images_remove, job_containers_remove
 from paas.errors import InvalidInput
 from paas.wakeups import wakeup
@@ -58,7 +60,7 @@ def _layer_images(app: App) -> set[str]:
 
 
 def app_destroy(*, app: App, actor, confirm: str) -> None:
-    """Destroys an app: its jobs, routes, releases, builds, git repository, build cache, images and slugs.
+    """Destroys an app: its jobs, routes, network, releases, builds, git repository, build cache, images and slugs.
 
     `confirm` must repeat the app's name. A new app of the same name starts empty. Blobs that another
     app's artifact or build still references (same content) are kept.
@@ -86,6 +88,7 @@ def _app_rows_delete(app: App) -> None:
 def _remove_remains(remains: AppRemains) -> None:
     """Removes what the app left outside the database; each step on its own, so one failure skips nothing else."""
     job_containers_remove(containers=remains.containers)
+    _app_networks_remove(remains.name)
     wakeup("scheduler")  # the router drops the app's route on the next pass
     shutil.rmtree(repo_path(remains.name), ignore_errors=True)
     app_log_remove(app_name=remains.name)
@@ -95,3 +98,12 @@ def _remove_remains(remains: AppRemains) -> None:
     except Exception as error:  # noqa: BLE001 - a cache left behind is harmless to a new app only if removed
         log.warning("could not remove the build cache of %s: %s", remains.name, error)
     blobs_release_unused(digests=remains.blobs)  # those another app still uses stay
+
+
+def _app_networks_remove(app_name: str) -> None:
+    """Removes the app's own network from every host that is up, once its containers are gone."""
+    for host in Host.objects.filter(state=HostState.UP):
+        try:
+            host_driver(host).app_network_remove(app_name)
+        except Exception as error:  # noqa: BLE001 - the collection removes the networks of apps that no longer exist
+            log.warning("could not remove the network of %s from host %s: %s", app_name, host.name, error)

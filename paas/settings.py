@@ -161,6 +161,14 @@ PAAS_BIND = os.environ.get("PAAS_BIND", "127.0.0.1")
 PAAS_API_PORT = int(os.environ.get("PAAS_API_PORT", "8000"))
 PAAS_SSH_PORT = int(os.environ.get("PAAS_SSH_PORT", "2222"))
 PAAS_ROUTER_PORT = int(os.environ.get("PAAS_ROUTER_PORT", "8080"))
+# HTTPS, with the router's own CA (its root certificate is copied to DATA_DIR/router-ca.crt), or ACME certificates
+# for public names when PAAS_ACME_EMAIL is set, or a user's own (`paas certs add`).
+PAAS_ROUTER_TLS_PORT = int(os.environ.get("PAAS_ROUTER_TLS_PORT", "8443"))
+PAAS_ACME_EMAIL = os.environ.get("PAAS_ACME_EMAIL", "")
+# The largest request body the router passes on to an app (bytes); a larger one gets 413.
+PAAS_ROUTER_MAX_BODY = int(os.environ.get("PAAS_ROUTER_MAX_BODY", str(100 * 1024 * 1024)))
+# How long per-minute traffic metrics (`paas metrics`) are kept.
+PAAS_METRICS_RETENTION_HOURS = float(os.environ.get("PAAS_METRICS_RETENTION_HOURS", "48"))
 # "caddy" drives a real Caddy; "memory" keeps the route table in memory, for unit tests only.
 PAAS_ROUTER = os.environ.get("PAAS_ROUTER", "caddy")
 # The Unix socket of Caddy's admin API; its directory is the router's own (its working directory and state).
@@ -194,12 +202,17 @@ PAAS_QUOTA_PROCESS_TYPES = int(os.environ.get("PAAS_QUOTA_PROCESS_TYPES", "20"))
 PAAS_QUOTA_REPLICAS = int(os.environ.get("PAAS_QUOTA_REPLICAS", "50"))
 PAAS_QUOTA_BUILDS = int(os.environ.get("PAAS_QUOTA_BUILDS", "3"))
 PAAS_QUOTA_RUNS = int(os.environ.get("PAAS_QUOTA_RUNS", "5"))
+PAAS_QUOTA_DOMAINS = int(os.environ.get("PAAS_QUOTA_DOMAINS", "50"))
 _DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PAAS_BUILD_CA_BUNDLE = os.environ.get(
     "PAAS_BUILD_CA_BUNDLE", _DEFAULT_CA_BUNDLE if os.path.exists(_DEFAULT_CA_BUNDLE) else ""
 )
 # The system user Caddy runs as (made when missing); it may bind ports below 1024 and do nothing else as root.
 PAAS_ROUTER_USER = os.environ.get("PAAS_ROUTER_USER", "paas-router")
+# The address range app networks (where `web.APP.internal` resolves) take their subnets from, a /25 per app.
+PAAS_APP_NETWORKS = os.environ.get("PAAS_APP_NETWORKS", "10.213.0.0/16")
+# The Caddy binary the router runs; empty: the one installed with the platform, else `caddy` on the PATH.
+PAAS_CADDY = os.environ.get("PAAS_CADDY", "")
 # Limits of each job container and each build container (memory in Docker's units: 512m, 2g; CPUs may be
 # fractional, and are capped at what the host has); PAAS_PIDS_LIMIT caps the processes of either.
 PAAS_JOB_MEMORY = os.environ.get("PAAS_JOB_MEMORY", "512m")

@@ -1,4 +1,4 @@
-"""REST endpoints for jobs, one-off runs, and how far a rollout has got."""
+"""REST endpoints for jobs, one-off runs, how far a rollout has got, and where an app's jobs answer."""
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
@@ -14,6 +14,7 @@ from formations.selectors import formation_get
 from releases.selectors import release_get
 from releases.services import config_validate_changes
 from scheduler import runs
+from scheduler.discovery import endpoint_list
 from scheduler.models import Job, JobState
 from scheduler.oneoff import release_phase_get
 from scheduler.selectors import ROLLOUT_STATES, deploy_status, job_list, limits_effective, limits_for, rollout_status
@@ -133,6 +134,50 @@ class RolloutApi(APIView):
                 "release_phase": phase and ReleasePhaseSerializer(phase).data,
             }
         )
+
+
+class EndpointSerializer(serializers.Serializer):
+    job = serializers.CharField(help_text="The job's name: web.1")
+    process_type = serializers.CharField()
+    index = serializers.IntegerField()
+    release = serializers.IntegerField(help_text="The version of the release it runs")
+    host = serializers.CharField(help_text="The host it runs on")
+    port = serializers.IntegerField(help_text="Its $PORT, inside its container")
+    address = serializers.CharField(
+        allow_null=True, help_text="HOST_ADDRESS:HOST_PORT, where the router reaches it; null when it publishes none"
+    )
+    internal = serializers.CharField(
+        help_text="TYPE.APP.internal:PORT, where the app's own jobs on the same host reach it (TYPE.INDEX.APP.internal "
+        "is this job alone); no other app's job resolves it"
+    )
+
+
+class DiscoverParams(serializers.Serializer):
+    process = serializers.RegexField(
+        r"^[A-Za-z0-9_-]+$",
+        max_length=30,
+        required=False,
+        error_messages={"invalid": "give a process type, such as web or worker: letters, digits, - and _"},
+    )
+
+    def validate_process(self, process: str) -> str:
+        return process.lower()  # as a Procfile's are kept
+
+
+class DiscoverApi(APIView):
+    """Where the app's healthy jobs (up, on a host that is up) answer: for the router, and on the app's own network,
+    where its other jobs reach them by name. A process type the app does not run answers an empty list."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("process", str, description="Only this process type's jobs (web, worker)")],
+        responses=EndpointSerializer(many=True),
+    )
+    def get(self, request, name):
+        app = app_get(user=request.user, name=name)
+        params = DiscoverParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        endpoints = endpoint_list(app=app, process_type=params.validated_data.get("process"))
+        return Response(EndpointSerializer(endpoints, many=True).data)
 
 
 class RunSerializer(serializers.Serializer):

@@ -35,9 +35,21 @@ class SchedulerLoop(threading.Thread):
                 interval = min(interval, STARTING_INTERVAL) if jobs_starting() else interval
             except Exception:
                 log.exception("reconcile pass failed; retrying")
+            self.traffic()
             self.collect_when_due()
             self.wakeup.wait(interval)
         close_old_connections()
+
+    def traffic(self) -> None:
+        """Takes in the router's new access lines (scheduler.traffic); a failure never stops the loop."""
+        if settings.PAAS_ROUTER != "caddy":
+            return
+        try:
+            from scheduler.traffic import traffic_collect
+
+            traffic_collect()
+        except Exception:
+            log.exception("could not read the router's access log; trying again on the next pass")
 
     def collect_when_due(self) -> None:
         """Runs the collection (artifacts.collect) after the first pass, then every PAAS_COLLECT_INTERVAL seconds.
@@ -48,8 +60,10 @@ class SchedulerLoop(threading.Thread):
         self.collected_at = now
         try:
             from artifacts.collect import garbage_collect
+            from scheduler.traffic import traffic_prune
 
             garbage_collect()
+            traffic_prune()
         except Exception:
             log.exception("collection failed; trying again in %.0fs", settings.PAAS_COLLECT_INTERVAL)
 

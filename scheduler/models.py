@@ -45,6 +45,9 @@ class Job(models.Model):
     host = models.ForeignKey("hosts.Host", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
     container_id = models.CharField(max_length=80, blank=True)
     host_port = models.PositiveIntegerField(null=True, blank=True)
+    private_address = models.CharField(
+        max_length=64, blank=True, help_text="ADDRESS:PORT of the job on its host's container network, if known"
+    )
     state = models.CharField(max_length=10, choices=JobState.choices, default=JobState.PENDING)
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -70,3 +73,21 @@ class Job(models.Model):
     @property
     def name(self) -> str:
         return f"{self.process_type}.{self.index}"
+
+
+class TrafficMinute(models.Model):
+    """The router's traffic to one app's process type in one minute (UTC): requests, 5xx answers, and how long
+    they took, as counts per latency bucket (scheduler.traffic.LATENCY_BUCKETS_MS, then one for longer)."""
+
+    app = models.ForeignKey("apps.App", on_delete=models.CASCADE, related_name="traffic")
+    process_type = models.CharField(max_length=30, default="web")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0, help_text="Answers with a 5xx status")
+    latency = models.JSONField(default=list, help_text="Requests per latency bucket")
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "process_type", "minute"], name="scheduler_traffic_minute_unique")
+        ]

@@ -1,9 +1,10 @@
 """The HTTP router: Caddy, configured through its admin API with the whole route table at once.
 
-Each pass computes every app's route from the database (the app's healthy web jobs on hosts that
-are up), reads the configuration Caddy holds, and loads the new one when they differ; a Caddy that
-stopped answering is started again. Caddy runs as its own process, so apps keep serving while the
-control plane is stopped.
+Each pass computes the route table from the database (scheduler.routes: every app's names, its healthy
+web jobs on hosts that are up, the users' certificates), turns it into Caddy's configuration, and loads
+it when Caddy holds another; a Caddy that stopped answering is started again. Caddy runs as its own
+process, so apps keep serving while the control plane is stopped. PAAS_ROUTER=memory keeps the table in
+memory instead, for unit tests.
 
 Caddy runs as its own unprivileged user (PAAS_ROUTER_USER), which may bind ports below 1024 only when the
 router port is one, and its admin API listens only on a Unix socket (PAAS_ROUTER_ADMIN), 0600 in a directory
@@ -21,21 +22,27 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
-from apps.models import App
 from apps.selectors import app_url
-from hosts.models import HostState
-from scheduler.models import Job, JobKind, JobState
+from scheduler.models import Job
+from scheduler.routes import Route, RouteTable, route_table
 
 log = logging.getLogger("paas.router")
 
-memory_router: dict = {"config": None}
 SOCKET_PATH_MAX = 107  # bytes: a Unix socket address holds 108, with the closing NUL
+ACCESS_LOG = "access.log"  # in the router's directory: one JSON line per request
+ACCESS_LOGGER = "http.log.access.paas"
+CA_COPY = "router-ca.crt"  # in DATA_DIR: the root certificate of the router's own CA, for clients to trust
+_CA_ROOT = Path("data") / "caddy" / "pki" / "authorities" / "local" / "root.crt"  # under the router's directory
+_CERTIFICATES = Path("data") / "caddy" / "certificates"  # the router's own certificates, by issuer then name
+# Names no public CA issues certificates for: they get the router's own, even with PAAS_ACME_EMAIL set.
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".test", ".example", ".invalid", ".lan", ".home.arpa")
 
 
 class RouterError(Exception):
@@ -45,53 +52,185 @@ class RouterError(Exception):
 ADMIN_ERRORS = (OSError, http.client.HTTPException, RouterError)  # the admin API did not answer, or refused
 
 
-def _routed_jobs() -> dict[str, list[Job]]:
-    """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry."""
-    routes: dict[str, list[Job]] = {name: [] for name in App.objects.values_list("name", flat=True)}
-    jobs = Job.objects.filter(
-        kind=JobKind.FORMATION, process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False
-    )
-    for job in jobs.select_related("app", "host").order_by("app__name", "index"):
-        routes[job.app.name].append(job)
-    return routes
+class MemoryRouter:
+    """The router of unit tests: holds the route table it was given, nothing more."""
+
+    table: RouteTable | None = None  # what it holds, for every instance (a restarted router: None)
+
+    def holds(self, table: RouteTable) -> bool:
+        return MemoryRouter.table == table
+
+    def load(self, table: RouteTable) -> None:
+        MemoryRouter.table = table
 
 
-def _addresses(jobs: list[Job]) -> list[str]:
-    return [f"{job.host.address}:{job.host_port}" for job in jobs]
+class CaddyRouter:
+    """Caddy, configured whole through its admin API; one that stopped answering is started again."""
+
+    def holds(self, table: RouteTable) -> bool:
+        if not (Path(settings.DATA_DIR) / CA_COPY).exists():
+            router_ca_copy()  # made with the first configuration that has a name
+        return router_current() == caddy_config(table)
+
+    def load(self, table: RouteTable) -> None:
+        if not router_answers():
+            log.warning("router: %s", router_start())  # adopts it again if it only missed one call
+        router_load(caddy_config(table))
 
 
-def _app_route(app_name: str, upstreams: list[str]) -> dict:
-    match = [{"host": [f"{app_name}.{settings.PAAS_DOMAIN}"]}]
-    if not upstreams:
-        body = f"{app_name} has no web process running. Scale it up with: paas scale web=1 -a {app_name}\n"
-        handler = {"handler": "static_response", "status_code": 503, "body": body}
-    else:
-        handler = {
-            "handler": "reverse_proxy",
-            "upstreams": [{"dial": address} for address in upstreams],
-            "load_balancing": {"selection_policy": {"policy": "round_robin"}, "try_duration": "3s"},
-        }
-    return {"match": match, "handle": [handler], "terminal": True}
+def router() -> MemoryRouter | CaddyRouter:
+    """The router PAAS_ROUTER names: "caddy", or "memory" for unit tests."""
+    return MemoryRouter() if settings.PAAS_ROUTER == "memory" else CaddyRouter()
 
 
-def router_config(routes: dict[str, list[str]]) -> dict:
-    """The full Caddy configuration for these routes."""
-    not_found = {
-        "handler": "static_response",
-        "status_code": 404,
-        "body": f"No app is deployed at this address. Apps answer at {app_url('APP')}\n",
-    }
-    app_routes = [_app_route(name, upstreams) for name, upstreams in sorted(routes.items())]
-    server = {
-        "listen": [f":{settings.PAAS_ROUTER_PORT}"],
-        "routes": [*app_routes, {"handle": [not_found]}],
-        "automatic_https": {"disable": True},
+def acme_issues_for(host: str) -> bool:
+    """Whether the router gets `host`'s certificate from ACME: PAAS_ACME_EMAIL is set, and it is a public name that
+    a CA can check over HTTP (no wildcard, no private suffix)."""
+    private = host.startswith("*.") or host.endswith(_PRIVATE_SUFFIXES) or "." not in host
+    return bool(settings.PAAS_ACME_EMAIL) and not private
+
+
+def caddy_config(table: RouteTable) -> dict:
+    """The full Caddy configuration for a route table: plain HTTP on PAAS_ROUTER_PORT, HTTPS on
+    PAAS_ROUTER_TLS_PORT, the same routes on both (but for redirects), and the certificates they need."""
+    servers = {
+        "paas": _caddy_server(table, settings.PAAS_ROUTER_PORT, tls=False),
+        "paas-tls": _caddy_server(table, settings.PAAS_ROUTER_TLS_PORT, tls=True),
     }
     return {
         # Relative to Caddy's working directory, which is the socket's: Caddy needs no path through DATA_DIR.
         "admin": {"listen": f"unix/{_admin_path().name}", "config": {"persist": False}},
-        "apps": {"http": {"servers": {"paas": server}}},
+        "logging": _caddy_logging(),
+        "apps": {
+            "http": {"servers": servers},
+            "tls": _caddy_tls(table),
+            "pki": {"certificate_authorities": {"local": {"install_trust": False}}},
+        },
     }
+
+
+def _caddy_logging() -> dict:
+    """Access lines (JSON, one per request) go to ACCESS_LOG in Caddy's directory, for scheduler.traffic; Caddy's
+    own messages to its standard error, as before."""
+    writer = {"output": "file", "filename": ACCESS_LOG, "roll_size_mb": 50, "roll_keep": 2}
+    return {
+        "logs": {
+            "default": {"exclude": [ACCESS_LOGGER]},
+            "access": {"writer": writer, "encoder": {"format": "json"}, "include": [ACCESS_LOGGER]},
+        }
+    }
+
+
+def access_log_path() -> Path:
+    """Where Caddy writes its access lines."""
+    return _admin_path().parent / ACCESS_LOG
+
+
+def _caddy_server(table: RouteTable, port: int, *, tls: bool) -> dict:
+    not_found = {
+        "handler": "static_response",
+        "status_code": 404,
+        "body": f"No app is deployed at this address. Apps answer at {app_url('APP')}, and at the domains added "
+        "with `paas domains add`.\n",
+    }
+    routes = [_caddy_route(route, tls=tls) for route in table.routes]
+    server = {
+        "listen": [f":{port}"],
+        "routes": [*routes, {"handle": [not_found]}],
+        "automatic_https": {"disable": True},
+        "logs": {"default_logger_name": ACCESS_LOGGER.rpartition(".")[2]},
+    }
+    if tls:
+        server["tls_connection_policies"] = [{}]
+    return server
+
+
+def _caddy_route(route: Route, *, tls: bool) -> dict:
+    match = [{"host": [route.host]}]
+    if route.redirect_https and not tls:
+        port = "" if settings.PAAS_ROUTER_TLS_PORT == 443 else f":{settings.PAAS_ROUTER_TLS_PORT}"
+        location = f"https://{{http.request.host}}{port}{{http.request.uri}}"
+        redirect = {"handler": "static_response", "status_code": 308, "headers": {"Location": [location]}}
+        return {"match": match, "handle": [redirect], "terminal": True}
+    if not route.upstreams:
+        body = f"{route.app} has no web process running. Scale it up with: paas scale web=1 -a {route.app}\n"
+        handler = {"handler": "static_response", "status_code": 503, "body": body}
+        return {"match": match, "handle": [_request_id(), handler], "terminal": True}
+    proxy = {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": address} for address in route.upstreams],
+        "load_balancing": {"selection_policy": {"policy": "round_robin"}, "try_duration": "3s"},
+        "headers": {"request": {"set": {"X-Forwarded-Host": ["{http.request.host}"]}}},
+        # A WebSocket or event stream outlives a reload (every deploy is one) for as long as a job being replaced
+        # is given to finish: it ends with its job, not with the configuration that opened it.
+        "stream_close_delay": int(settings.PAAS_STOP_GRACE * 1e9),
+    }
+    upstream = {"handler": "log_append", "key": "upstream", "value": "{http.reverse_proxy.upstream.hostport}"}
+    body_limit = {"handler": "request_body", "max_size": settings.PAAS_ROUTER_MAX_BODY}
+    return {"match": match, "handle": [_request_id(), body_limit, upstream, proxy], "terminal": True}
+
+
+def _request_id() -> dict:
+    """Gives a request without an X-Request-Id one (a UUID), and answers with it."""
+    absent = [{"not": [{"header": {"X-Request-Id": ["*"]}}]}]
+    generate = {"handler": "headers", "request": {"set": {"X-Request-Id": ["{http.request.uuid}"]}}}
+    echo = {"handler": "headers", "response": {"set": {"X-Request-Id": ["{http.request.header.X-Request-Id}"]}}}
+    return {"handler": "subroute", "routes": [{"match": absent, "handle": [generate]}, {"handle": [echo]}]}
+
+
+def _caddy_tls(table: RouteTable) -> dict:
+    """The certificates: the users' own, ACME's for public names when PAAS_ACME_EMAIL is set, the router's CA's
+    for every other name."""
+    own = {certificate.host for certificate in table.certificates}
+    names = sorted({route.host for route in table.routes} - own)
+    acme = [name for name in names if acme_issues_for(name)]
+    internal = [name for name in names if name not in acme]
+    policies = []
+    if internal:
+        policies.append({"subjects": internal, "issuers": [{"module": "internal"}]})
+    if acme:
+        policies.append({"subjects": acme, "issuers": [{"module": "acme", "email": settings.PAAS_ACME_EMAIL}]})
+    tls: dict = {"automation": {"policies": policies}} if policies else {}
+    certificates: dict = {"automate": names} if names else {}
+    if table.certificates:
+        certificates["load_pem"] = [
+            {"certificate": certificate.certificate, "key": certificate.key, "tags": [certificate.host]}
+            for certificate in table.certificates
+        ]
+    if certificates:
+        tls["certificates"] = certificates
+    return tls
+
+
+def router_ca_copy() -> Path | None:
+    """Copies the root certificate of the router's own CA to DATA_DIR/router-ca.crt (readable by all: it is
+    public), once the router has made it; returns the copy's path, or None when there is none yet."""
+    root = _admin_path().parent / _CA_ROOT
+    target = Path(settings.DATA_DIR) / CA_COPY
+    try:
+        data = root.read_bytes()
+    except OSError:
+        return None
+    if not target.exists() or target.read_bytes() != data:
+        staged = target.with_suffix(".new")
+        staged.write_bytes(data)
+        staged.chmod(0o644)
+        os.replace(staged, target)
+    return target
+
+
+def router_certificate_expiry(host: str):
+    """When the router's own certificate for `host` expires (it renews it before then), or None when it has
+    none (yet)."""
+    from cryptography import x509
+
+    safe = host.replace("*", "wildcard_")
+    for path in (_admin_path().parent / _CERTIFICATES).glob(f"*/{safe}/{safe}.crt"):
+        try:
+            return x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _admin_path() -> Path:
@@ -147,10 +286,7 @@ def router_admin(
 
 
 def router_load(config: dict) -> None:
-    """Replaces Caddy's whole configuration (with PAAS_ROUTER=memory, only remembers it)."""
-    if settings.PAAS_ROUTER == "memory":
-        memory_router["config"] = config
-        return
+    """Replaces Caddy's whole configuration."""
     status, answer = router_admin("POST", "/load", body=config)
     if status != 200:
         detail = answer.decode(errors="replace").strip()
@@ -158,9 +294,7 @@ def router_load(config: dict) -> None:
 
 
 def router_current() -> dict | None:
-    """The configuration the router holds now, or None when it does not answer."""
-    if settings.PAAS_ROUTER == "memory":
-        return memory_router["config"]
+    """The configuration Caddy holds now, or None when it does not answer."""
     try:
         status, answer = router_admin("GET", "/config/", timeout=5)
         return json.loads(answer or b"null") if status == 200 else None
@@ -170,18 +304,15 @@ def router_current() -> dict | None:
 
 def router_sync() -> None:
     """Loads the current route table into the router if what it holds differs, then marks jobs routed."""
-    jobs = _routed_jobs()
-    config = router_config({name: _addresses(app_jobs) for name, app_jobs in jobs.items()})
-    current = router_current()
-    if current != config:
-        try:
-            if current is None and settings.PAAS_ROUTER != "memory":
-                log.warning("router: %s", router_start())  # adopts it again if it only missed one call
-            router_load(config)
-        except ADMIN_ERRORS as error:
-            log.warning("router did not take the new routes (%s); retrying on the next pass", error)
-            return
-    routed = [job.pk for app_jobs in jobs.values() for job in app_jobs]
+    table = route_table()
+    backend = router()
+    try:
+        if not backend.holds(table):
+            backend.load(table)
+    except ADMIN_ERRORS as error:
+        log.warning("router did not take the new routes (%s); retrying on the next pass", error)
+        return
+    routed = {job_id for route in table.routes for job_id in route.job_ids}
     now = timezone.now()
     Job.objects.filter(pk__in=routed, routed_at__isnull=True).update(routed_at=now, updated_at=now)
     Job.objects.filter(routed_at__isnull=False).exclude(pk__in=routed).update(routed_at=None, updated_at=now)
@@ -223,9 +354,7 @@ def router_start() -> str:
     accept_queues_migrate()
     if router_answers():
         return "adopted"
-    executable = shutil.which("caddy")
-    if executable is None:
-        raise RouterError("caddy is not installed; run `make up`, which installs it")
+    executable = caddy_executable()
     admin = admin_socket()
     user = _router_user()
     log_path = Path(settings.DATA_DIR) / "router.log"
@@ -237,6 +366,17 @@ def router_start() -> str:
             return "started"
         time.sleep(0.2)
     raise RouterError(f"caddy did not start: {_last_error(log_path)}")
+
+
+def caddy_executable() -> str:
+    """The Caddy the router runs: PAAS_CADDY, else the one installed beside this Python (the platform's own, pinned
+    in setup.cfg: one that keeps WebSockets open through a reload), else Caddy on the PATH."""
+    candidates = [settings.PAAS_CADDY] if settings.PAAS_CADDY else [str(Path(sys.executable).parent / "caddy"), "caddy"]
+    for candidate in candidates:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise RouterError(f"caddy is not installed ({' nor '.join(candidates)}); run `make up`, which installs it")
 
 
 def router_command(executable: str, user: pwd.struct_passwd | None) -> list[str]:
@@ -322,7 +462,7 @@ def _caddy_spawn(command: list[str], admin: Path, user: pwd.struct_passwd | None
             start_new_session=True,
         )
     with contextlib.suppress(BrokenPipeError), caddy.stdin:
-        caddy.stdin.write(json.dumps(router_config({})).encode())
+        caddy.stdin.write(json.dumps(caddy_config(RouteTable())).encode())
     return caddy
 
 

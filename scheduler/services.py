@@ -31,6 +31,7 @@ from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
 from scheduler.models import ACTIVE_STATES, ONE_OFF_KINDS, Job, JobKind, JobState
 from scheduler.oneoff import one_off_ended, one_off_exit_error, release_phase_step, runs_never_started
 from scheduler.router import router_sync
+from scheduler.routes import address_parse, address_text
 from scheduler.selectors import (
     crash_looping_job,
     crash_reason,
@@ -143,6 +144,9 @@ def _observe_job(job: Job, driver, container: JobContainer | None) -> None:
             _job_crashed(job, driver, exit_code=None, error="its container disappeared")
         elif not container.running:
             _job_crashed(job, driver, exit_code=container.exit_code, error=_exit_error(job, container))
+        elif container.private_address and address_text(container.private_address) != job.private_address:
+            job.private_address = address_text(container.private_address)  # adopted, or known only now
+            job.save(update_fields=["private_address", "updated_at"])
     elif job.state == JobState.STOPPING and (container is None or not container.running):
         _job_stopped(job, driver)
 
@@ -170,6 +174,7 @@ def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
     job.restarts += 1
     job.container_id = ""
     job.host_port = None
+    job.private_address = ""
     job.routed_at = None
     job.restart_at = timezone.now() + timedelta(seconds=delay)
     job.save()
@@ -398,6 +403,7 @@ def _job_started(job: Job, live: LiveHost, outcome: Started | Exception) -> None
     job.host = host
     job.container_id = container.container_id
     job.host_port = container.host_port
+    job.private_address = address_text(container.private_address)
     job.state = JobState.STARTING
     job.started_at = timezone.now()
     job.restart_at = None  # exit_code and error stay: why it last stopped, for `paas ps`
@@ -428,7 +434,9 @@ def _check_health(live: dict[int, LiveHost]) -> None:
 def _job_container(job: Job, live: LiveHost) -> JobContainer:
     container = live.containers.get(job.pk)
     if container is None or container.container_id != job.container_id:
-        container = JobContainer(job.pk, job.container_id, True, None, job.host_port)  # started this pass
+        container = JobContainer(  # started this pass
+            job.pk, job.container_id, True, None, job.host_port, private_address=address_parse(job.private_address)
+        )
     return container
 
 

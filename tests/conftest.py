@@ -12,7 +12,7 @@ from scheduler.logs import log_collector_reset
 @pytest.fixture(autouse=True)
 def _fresh_memory_drivers():
     MemoryHostDriver.reset()
-    router.memory_router["config"] = None
+    router.MemoryRouter.table = None
     yield
     MemoryHostDriver.reset()
     log_collector_reset()  # fake containers' ids repeat from one test to the next

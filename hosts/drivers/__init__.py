@@ -2,8 +2,13 @@
 
 `docker` talks to a real Docker engine; `memory` keeps fake containers in memory for unit tests
 and scale simulations. The driver is chosen by the PAAS_HOST_DRIVER setting.
+
+Each job also joins its app's own network on its host, where the app's jobs reach one another by name:
+`TYPE.APP.internal` (every job of the type) and `TYPE.INDEX.APP.internal` (one job, `web.1.APP.internal`). No other
+app's job is on that network, so none can resolve or reach those names.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -79,6 +84,24 @@ class JobSession(Protocol):
     def close(self) -> None: ...
 
 
+INTERNAL_DOMAIN = "internal"
+_JOB_NAME = re.compile(r"^[a-z0-9_-]+\.[0-9]+$")
+
+
+def internal_name(app: str, process_type: str) -> str:
+    """The name under which `app`'s jobs of `process_type` answer on the app's own network: `web.APP.internal`."""
+    return f"{process_type}.{app}.{INTERNAL_DOMAIN}"
+
+
+def job_internal_names(spec: JobSpec) -> list[str]:
+    """A job's names on its app's network: its process type's, then its own (`web.1.APP.internal`, from $DYNO)."""
+    names = [internal_name(spec.app, spec.process_type)]
+    dyno = spec.env.get("DYNO", "")
+    if _JOB_NAME.match(dyno) and dyno.startswith(f"{spec.process_type}."):
+        names.append(internal_name(spec.app, dyno))
+    return names
+
+
 class HostDriver(Protocol):
     """What the scheduler, and every runtime feature, may ask of a host: the one interface to its engine."""
 
@@ -117,6 +140,14 @@ class HostDriver(Protocol):
 
     def app_images(self) -> list[str]:
         """The references of this platform's app runtime images on the host (`paas-app/APP:INSTANCE-...`)."""
+        ...
+
+    def app_networks(self) -> list[str]:
+        """The names of the apps that have a network of their own on the host (made by their jobs' first start)."""
+        ...
+
+    def app_network_remove(self, app: str) -> None:
+        """Removes `app`'s own network from the host (once its jobs are gone); one that is not there is fine."""
         ...
 
 

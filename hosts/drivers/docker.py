@@ -7,6 +7,8 @@ import calendar
 import contextlib
 import dataclasses
 import http.client
+import ipaddress
+import logging
 import socket
 import struct
 import time
@@ -15,10 +17,13 @@ from dataclasses import dataclass
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec
+from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, job_internal_names
+
+log = logging.getLogger("paas.hosts")
 
 LABEL_INSTANCE = "paas.instance"
 LABEL_JOB = "paas.job"
+LABEL_APP = "paas.app"
 # Apps and builds run as this user: `paas` in the stack image; no account on the host (people's start at 1000).
 APP_UID = APP_GID = 10000
 APP_USER = f"{APP_UID}:{APP_GID}"
@@ -63,22 +68,74 @@ class Confinement:
 def instance_network(client, instance: str) -> str:
     """This platform's container network, made on first use. Inter-container traffic is off on it: a container
     reaches the outside world and the host's public ports (the router), never another container directly."""
-    name = f"paas-{instance}"
+    name = instance_network_name(instance)
     try:
         network = client.networks.get(name)
     except NotFound:
-        network = _network_create(client, name, instance)
+        network = _network_create(client, name, {LABEL_INSTANCE: instance}, options={ICC_OPTION: "false"})
     if (network.attrs.get("Options") or {}).get(ICC_OPTION) != "false":
         raise RuntimeError(f"the Docker network {name} lets containers reach each other; remove it and paas remakes it")
     return name
 
 
-def _network_create(client, name: str, instance: str):
-    options = {ICC_OPTION: "false"}
+def instance_network_name(instance: str) -> str:
+    return f"paas-{instance}"
+
+
+def app_network_name(instance: str, app: str) -> str:
+    return f"paas-{instance}-app-{app}"
+
+
+def app_network(client, instance: str, app: str) -> str:
+    """The app's own network, made on first use: its jobs reach one another there by name (inter-container traffic
+    is on), and no other app's job is ever connected to it. It is internal (no way out of the host): a job reaches
+    the outside world and the router through the instance network, as before."""
+    name = app_network_name(instance, app)
+    labels = {LABEL_INSTANCE: instance, LABEL_APP: app}
     try:
-        return client.networks.create(
-            name, driver="bridge", options=options, labels={LABEL_INSTANCE: instance}, check_duplicate=True
-        )
+        network = client.networks.get(name)
+    except NotFound:
+        network = _app_network_create(client, name, labels)
+    if any((network.attrs.get("Labels") or {}).get(key) != value for key, value in labels.items()):
+        raise RuntimeError(f"the Docker network {name} is not this platform's network of {app}")
+    return name
+
+
+def _app_network_create(client, name: str, labels: dict):
+    """Makes an app's network on a subnet of its own in PAAS_APP_NETWORKS (a /25 each: 126 jobs of the app on a
+    host), so that the number of apps is not bounded by Docker's few default address pools."""
+    from django.conf import settings
+
+    for _ in range(5):  # another thread may take the same free subnet first: the next try picks another
+        subnet = _free_subnet(client)
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+        try:
+            return _network_create(client, name, labels, options={ICC_OPTION: "true"}, internal=True, ipam=ipam)
+        except APIError as error:
+            if "overlap" not in str(error).lower():
+                raise
+    raise RuntimeError(f"could not find a free subnet in PAAS_APP_NETWORKS ({settings.PAAS_APP_NETWORKS})")
+
+
+def _free_subnet(client) -> str:
+    """The first /25 of PAAS_APP_NETWORKS that no network of the engine overlaps."""
+    from django.conf import settings
+
+    taken = [
+        ipaddress.ip_network(config["Subnet"], strict=False)
+        for network in client.networks.list()
+        for config in ((network.attrs.get("IPAM") or {}).get("Config") or [])
+        if config.get("Subnet")
+    ]
+    for subnet in ipaddress.ip_network(settings.PAAS_APP_NETWORKS).subnets(new_prefix=25):
+        if not any(subnet.overlaps(other) for other in taken if other.version == subnet.version):
+            return str(subnet)
+    raise RuntimeError(f"every subnet of PAAS_APP_NETWORKS ({settings.PAAS_APP_NETWORKS}) is taken")
+
+
+def _network_create(client, name: str, labels: dict, **options):
+    try:
+        return client.networks.create(name, driver="bridge", labels=labels, check_duplicate=True, **options)
     except APIError as error:
         if error.status_code != 409:  # 409: made by another thread in the meantime
             raise
@@ -87,7 +144,8 @@ def _network_create(client, name: str, instance: str):
 
 class DockerHostDriver:
     """Runs each job as one confined container on this platform's network, its port published on the host's
-    loopback address (where the router reaches it)."""
+    loopback address (where the router reaches it), and on its app's own network (where the app's other jobs reach
+    it as `TYPE.APP.internal`)."""
 
     def __init__(self, docker_url: str, address: str, instance: str, confinement: Confinement | None = None):
         self.client = docker.DockerClient(base_url=docker_url, timeout=60)
@@ -125,7 +183,7 @@ class DockerHostDriver:
     def _container_create(self, spec: JobSpec):
         ports = {f"{spec.port}/tcp": (self.address, None)} if spec.port else {}
         self.job_remove(spec.name)  # a leftover container of the same job
-        return self.client.containers.create(
+        container = self.client.containers.create(
             spec.image,
             command=[spec.command] if spec.command else None,
             entrypoint=["/bin/sh", "-c"] if spec.shell and spec.command else None,
@@ -139,11 +197,23 @@ class DockerHostDriver:
             labels={
                 LABEL_INSTANCE: self.instance,
                 LABEL_JOB: str(spec.job_id),
-                "paas.app": spec.app,
+                LABEL_APP: spec.app,
                 "paas.process_type": spec.process_type,
             },
             **self._confinement(spec).options(self.client, self._cpus()),
         )
+        self._app_network_join(container.id, spec)
+        return container
+
+    def _app_network_join(self, container_id: str, spec: JobSpec) -> None:
+        """Connects a job's container, before it starts, to its app's network under its internal names. A network
+        that cannot be made or joined (the engine is out of address pools, a network of that name is not ours) is
+        logged, never a reason not to start the job: it still serves through the router."""
+        try:
+            network = app_network(self.client, self.instance, spec.app)
+            self.client.api.connect_container_to_network(container_id, network, aliases=job_internal_names(spec))
+        except (APIError, RuntimeError) as error:
+            log.warning("%s starts without its app's network: %s", spec.name, error)
 
     def job_resize(self, container_id: str, rows: int, columns: int) -> None:
         try:
@@ -179,7 +249,7 @@ class DockerHostDriver:
                     container_id=summary["Id"],
                     running=True,
                     host_port=_listed_port(summary),
-                    private_address=_listed_private_address(summary),
+                    private_address=_listed_private_address(summary, self.instance),
                 )
             else:
                 try:
@@ -190,18 +260,16 @@ class DockerHostDriver:
         return found
 
     def job_healthy(self, container: JobContainer) -> bool:
-        """Whether the job's port takes connections. On an engine of this machine, the job's own address is
-        tried: a connection accepted is a process listening. Elsewhere, through the published port: Docker's port
-        proxy accepts a connection whatever the container does, then closes it at once when nothing listens there,
-        so a connection held open is a process listening."""
+        """Whether the job's web process serves. On an engine of this machine, the job's own address is asked
+        (`_answers_directly`). Elsewhere, or when that address cannot be reached from here, through the published
+        port: Docker's port proxy accepts a connection whatever the container does, then closes it at once when
+        nothing listens there, so a connection held open is a process listening."""
         if not container.running or not container.host_port:
             return False
         if self.local and container.private_address:
-            try:
-                socket.create_connection(container.private_address, timeout=1).close()
-            except OSError:
-                return False
-            return True
+            answered = _answers_directly(container.private_address)
+            if answered is not None:
+                return answered
         try:
             connection = socket.create_connection((self.address, container.host_port), timeout=1)
         except OSError:
@@ -281,8 +349,24 @@ class DockerHostDriver:
         tags = [tag for image in self.client.images.list(name="paas-app/*") for tag in image.tags]
         return sorted(tag for tag in tags if tag.startswith("paas-app/") and tag.rpartition(":")[2].startswith(mine))
 
-    @staticmethod
-    def _job_container(container) -> JobContainer:
+    def app_networks(self) -> list[str]:
+        """The apps that have a network of their own on the host, from the networks' labels."""
+        networks = self.client.networks.list(filters={"label": [f"{LABEL_INSTANCE}={self.instance}", LABEL_APP]})
+        return sorted({network.attrs["Labels"][LABEL_APP] for network in networks})
+
+    def app_network_remove(self, app: str) -> None:
+        """Removes the app's network. One that a container is still on is kept (Docker refuses): the collection
+        tries again once the app's containers are gone, unless an app of that name exists again by then."""
+        try:
+            network = self.client.networks.get(app_network_name(self.instance, app))
+        except NotFound:
+            return
+        if (network.attrs.get("Labels") or {}).get(LABEL_INSTANCE) != self.instance:
+            return  # not ours
+        with contextlib.suppress(NotFound):
+            network.remove()
+
+    def _job_container(self, container) -> JobContainer:
         state = container.attrs.get("State", {})
         running = state.get("Running", False)
         return JobContainer(
@@ -292,7 +376,7 @@ class DockerHostDriver:
             exit_code=None if running else state.get("ExitCode"),
             host_port=_published_port(container.attrs),
             oom_killed=bool(state.get("OOMKilled")),
-            private_address=_inspected_private_address(container.attrs) if running else None,
+            private_address=_inspected_private_address(container.attrs, self.instance) if running else None,
         )
 
 
@@ -411,21 +495,51 @@ def _listed_port(summary: dict) -> int | None:
     return None
 
 
-def _listed_private_address(summary: dict) -> tuple[str, int] | None:
-    """The container's address on its network and the port it publishes, as the engine lists them."""
-    networks = (summary.get("NetworkSettings") or {}).get("Networks") or {}
-    address = next((network.get("IPAddress") for network in networks.values() if network.get("IPAddress")), None)
+PROBE = b"HEAD / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: paas-health-check\r\n\r\n"
+
+
+def _answers_directly(address: tuple[str, int]) -> bool | None:
+    """Asks a web job at its own address for HEAD /: an answer (any status) is a process serving; a refused or
+    closed connection is none; no answer within HEALTH_HOLD_SECONDS, the connection still open, is a process that
+    took the connection and is slow to answer: serving too. A listening socket alone is not enough: a server whose
+    workers are still booting (gunicorn's) takes connections it cannot serve yet. None: the address cannot be
+    reached from here (rootless Docker, a control plane in a container)."""
+    try:
+        connection = socket.create_connection(address, timeout=1)
+    except ConnectionRefusedError:
+        return False
+    except OSError:
+        return None
+    with connection:
+        try:
+            connection.sendall(PROBE)
+            connection.settimeout(HEALTH_HOLD_SECONDS)
+            return connection.recv(1) != b""
+        except TimeoutError:
+            return True
+        except OSError:
+            return False
+
+
+def _listed_private_address(summary: dict, instance: str) -> tuple[str, int] | None:
+    """The container's address on the instance network and the port it publishes, as the engine lists them."""
+    address = _instance_address((summary.get("NetworkSettings") or {}).get("Networks") or {}, instance)
     port = next((port.get("PrivatePort") for port in summary.get("Ports") or [] if port.get("PublicPort")), None)
     return (address, int(port)) if address and port else None
 
 
-def _inspected_private_address(attrs: dict) -> tuple[str, int] | None:
-    """The container's address on its network and the port it publishes, as the engine inspects them."""
+def _inspected_private_address(attrs: dict, instance: str) -> tuple[str, int] | None:
+    """The container's address on the instance network and the port it publishes, as the engine inspects them."""
     settings = attrs.get("NetworkSettings") or {}
-    networks = settings.get("Networks") or {}
-    address = next((network.get("IPAddress") for network in networks.values() if network.get("IPAddress")), None)
+    address = _instance_address(settings.get("Networks") or {}, instance)
     port = next((key.split("/")[0] for key, bindings in (settings.get("Ports") or {}).items() if bindings), None)
     return (address, int(port)) if address and port else None
+
+
+def _instance_address(networks: dict, instance: str) -> str | None:
+    """The container's address on the instance network: where its port is published and the host reaches it (its
+    app's network is internal)."""
+    return (networks.get(instance_network_name(instance)) or {}).get("IPAddress") or None
 
 
 def _published_port(attrs: dict) -> int | None:

@@ -5,7 +5,7 @@ import queue
 import threading
 import time
 
-from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec
+from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, job_internal_names
 
 
 class MemorySession:
@@ -57,6 +57,7 @@ class MemoryHostDriver:
         self.logs: dict[str, list[tuple[float, str, str]]] = {}  # container id -> what it wrote
         self.sessions: dict[str, MemorySession] = {}  # container id -> the terminal of a one-off run
         self.sizes: dict[str, tuple[int, int]] = {}  # container id -> its terminal's rows and columns
+        self.networks: dict[str, dict[str, list[str]]] = {}  # app -> its network: container id -> its names there
         self.closed = False  # reset: followers of its logs end
         self._log_written = threading.Condition()
 
@@ -80,6 +81,7 @@ class MemoryHostDriver:
         container = JobContainer(spec.job_id, container_id, running=True, host_port=port)
         self.containers[container_id] = container
         self.specs[container_id] = spec
+        self.networks.setdefault(spec.app, {})[container_id] = job_internal_names(spec)
         if spec.env.get("PAAS_RELEASE") in self.unhealthy_releases:
             self.unhealthy.add(container_id)
         return container
@@ -135,6 +137,8 @@ class MemoryHostDriver:
         self._maybe_fail("job_remove")
         self.containers.pop(container_id, None)
         self.logs.pop(container_id, None)  # as Docker's go with the container
+        for network in self.networks.values():
+            network.pop(container_id, None)
         self._logs_changed()
 
     def job_logs(self, container_id: str, since: float | None = None):
@@ -185,6 +189,25 @@ class MemoryHostDriver:
             for image in had - self.images_gone
             if image.startswith("paas-app/") and image.rpartition(":")[2].startswith(mine)
         )
+
+    def app_networks(self) -> list[str]:
+        self._maybe_fail("app_networks")
+        return sorted(self.networks)
+
+    def app_network_remove(self, app: str) -> None:
+        """As Docker does, refuses while a container is still on it."""
+        self._maybe_fail("app_network_remove")
+        if self.networks.get(app):
+            raise RuntimeError(f"{self.name}: the network of {app} has active endpoints")
+        self.networks.pop(app, None)
+
+    def resolve(self, container_id: str, name: str) -> list[str]:
+        """The containers a job's container finds under `name` (`web.APP.internal`): those on its app's network."""
+        app = self.specs[container_id].app
+        network = self.networks.get(app, {})
+        if container_id not in network:
+            return []
+        return sorted(other for other, names in network.items() if name in names)
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.failing:

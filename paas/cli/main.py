@@ -2,7 +2,7 @@
 
 import click
 
-from paas.cli import account, apps, formation, images, logs, releases, run, runtime, users
+from paas.cli import account, apps, domains, formation, images, logs, metrics, releases, run, runtime, users
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
@@ -93,6 +93,9 @@ for command in (
     run.run,
     runtime.checks,
     runtime.limits,
+    domains.domains,
+    domains.certs,
+    metrics.metrics,
     users.access,
     users.tokens,
     users.users,

@@ -249,3 +249,22 @@ def test_lists_are_titled_with_what_they_list(admin_client, running_app):
     page = admin_client.get(reverse("admin:apps_app_changelist")).content.decode()
     assert "<h1>Apps</h1>" in page and "Select app to change" not in page
     assert "<h1>Releases</h1>" in admin_client.get(reverse("admin:releases_release_changelist")).content.decode()
+
+
+def test_the_app_page_charts_its_traffic_with_its_deploys_marked(admin_client, running_app):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scheduler.models import TrafficMinute
+    from scheduler.traffic import LATENCY_BUCKETS_MS
+
+    minute = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+    latency = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+    latency[3] = 90
+    TrafficMinute.objects.create(app=running_app, minute=minute, requests=90, latency=latency)
+    page = admin_client.get(reverse("admin:apps_app_change", args=[running_app.pk])).content.decode()
+    chart = page[page.index('id="app-traffic"') : page.index('id="app-releases"')]
+    assert "Traffic, last 60 minutes (90 requests)" in chart
+    assert chart.count("<polyline") == 2 and ">v1</text>" in chart
+    assert "top 1.5)" in chart  # 90 requests in a minute: 1.5 a second at the top of the chart

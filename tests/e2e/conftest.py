@@ -39,7 +39,7 @@ class Platform:
         self.root = root
         self.data_dir = root / "data"
         self.api_port, self.ssh_port = free_port(), free_port()
-        self.router_port = free_port()
+        self.router_port, self.router_tls_port = free_port(), free_port()
         self.admin_socket = self.data_dir / "router" / "admin.sock"  # the default: PAAS_ROUTER_ADMIN is not set
         self.process = None
         self.key = root / "id_ed25519"
@@ -50,6 +50,7 @@ class Platform:
             "PAAS_API_PORT": str(self.api_port),
             "PAAS_SSH_PORT": str(self.ssh_port),
             "PAAS_ROUTER_PORT": str(self.router_port),
+            "PAAS_ROUTER_TLS_PORT": str(self.router_tls_port),
             "PAAS_BIND": "127.0.0.1",
             "PAAS_SCHEDULER_INTERVAL": "1",
             "PAAS_STOP_GRACE": "5",

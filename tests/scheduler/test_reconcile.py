@@ -23,13 +23,8 @@ def _settle(passes: int = 3) -> None:
 
 
 def _routes() -> dict[str, list[str]]:
-    routes = {}
-    for route in router.memory_router["config"]["apps"]["http"]["servers"]["paas"]["routes"]:
-        if "match" in route:
-            handler = route["handle"][0]
-            upstreams = [upstream["dial"] for upstream in handler.get("upstreams", [])]
-            routes[route["match"][0]["host"][0]] = upstreams
-    return routes
+    """Host name -> upstreams, as the router holds them."""
+    return {host: list(upstreams) for host, upstreams in router.MemoryRouter.table.upstreams().items()}
 
 
 def _running(driver) -> list:
@@ -218,6 +213,6 @@ def test_a_router_that_lost_its_routes_gets_them_again(driver):
     app = make_app()
     deploy(app)
     _settle()
-    router.memory_router["config"] = None  # a restarted Caddy holds no routes
+    router.MemoryRouter.table = None  # a restarted router holds no routes
     reconcile()
     assert _routes()["myapp.localhost"] == [f"127.0.0.1:{Job.objects.get(app=app).host_port}"]

@@ -5,6 +5,7 @@ engine); the end-to-end ones look from inside a real job container of a pushed a
 """
 
 import contextlib
+import dataclasses
 import json
 import socket
 import threading
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 
 import docker
 import pytest
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 from hosts.drivers import JobContainer, JobSpec
 from hosts.drivers.docker import (
@@ -24,6 +25,7 @@ from hosts.drivers.docker import (
     ICC_OPTION,
     Confinement,
     DockerHostDriver,
+    instance_network,
 )
 from hosts.engine import DockerBuildEngine
 from scheduler.services import WEB_PORT
@@ -38,10 +40,17 @@ class FakeDocker:
         self.cpus = 8
         self.made: list[dict] = []
         self.networks_made: list[dict] = []
-        self.network_options: dict | None = None  # None: no network yet
-        self.api = SimpleNamespace(remove_container=lambda *args, **kwargs: None)
+        self.network_attrs: dict[str, dict] = {}  # name -> Options and Labels of the networks there are
+        self.network_error: APIError | None = None  # what making a network fails with
+        self.connected: list[tuple[str, str, list[str]]] = []  # (container, network, aliases)
+        self.api = SimpleNamespace(
+            remove_container=lambda *args, **kwargs: None,
+            connect_container_to_network=lambda container, network, aliases: self.connected.append(
+                (container, network, aliases)
+            ),
+        )
         self.containers = SimpleNamespace(run=self._container, create=self._container)
-        self.networks = SimpleNamespace(get=self._network_get, create=self._network_create)
+        self.networks = SimpleNamespace(get=self._network_get, create=self._network_create, list=self._network_list)
 
     def info(self) -> dict:
         return {"NCPU": self.cpus}
@@ -55,14 +64,33 @@ class FakeDocker:
         )
 
     def _network_get(self, name):
-        if self.network_options is None:
+        if name not in self.network_attrs:
             raise NotFound(f"network {name} not found")
-        return SimpleNamespace(name=name, attrs={"Options": self.network_options})
+        return SimpleNamespace(name=name, attrs=self.network_attrs[name], remove=lambda: self.network_attrs.pop(name))
 
     def _network_create(self, name, **options):
+        if self.network_error is not None:
+            raise self.network_error
         self.networks_made.append({"name": name, **options})
-        self.network_options = options["options"]
+        pools = options["ipam"]["Config"] if options.get("ipam") else []
+        self.network_attrs[name] = {
+            "Options": options["options"],
+            "Labels": options["labels"],
+            "IPAM": {"Config": [{"Subnet": pool["Subnet"]} for pool in pools]},
+        }
         return self._network_get(name)
+
+    def _network_list(self, filters=None):
+        wanted = [label.partition("=") for label in (filters or {}).get("label", [])]
+        networks = [self._network_get(name) for name in self.network_attrs]
+        return [
+            network
+            for network in networks
+            if all(
+                key in network.attrs["Labels"] and value in ("", network.attrs["Labels"][key])
+                for key, _, value in wanted
+            )
+        ]
 
 
 @pytest.fixture
@@ -90,7 +118,7 @@ def _confined(options: dict, *, memory: str, nano_cpus: int, pids: int) -> None:
 
 def test_a_job_runs_confined_on_a_network_where_containers_cannot_reach_one_another(client):
     _driver().job_start(_spec())
-    [network] = client.networks_made
+    network = client.networks_made[0]
     assert network["name"] == "paas-t3st" and network["options"] == {ICC_OPTION: "false"}
     assert network["labels"] == {"paas.instance": "t3st"}
     [job] = client.made
@@ -98,8 +126,45 @@ def test_a_job_runs_confined_on_a_network_where_containers_cannot_reach_one_anot
     _confined(job, memory="512m", nano_cpus=1_500_000_000, pids=256)
     assert "cap_add" not in job and "privileged" not in job
 
-    _driver().job_start(_spec())  # the network is made once
-    assert len(client.networks_made) == 1 and client.made[1]["network"] == "paas-t3st"
+    _driver().job_start(_spec())  # the networks are made once
+    assert len(client.networks_made) == 2 and client.made[1]["network"] == "paas-t3st"
+
+
+def test_a_job_joins_its_apps_own_network_under_its_internal_names_before_it_starts(client):
+    _driver().job_start(dataclasses.replace(_spec(), env={"DYNO": "web.1"}))
+    [_, network] = client.networks_made
+    assert network["name"] == "paas-t3st-app-hello" and network["options"] == {ICC_OPTION: "true"}
+    assert network["internal"] is True  # no way out through it: the instance network stays the only one
+    assert network["labels"] == {"paas.instance": "t3st", "paas.app": "hello"}
+    assert client.connected == [("c1", "paas-t3st-app-hello", ["web.hello.internal", "web.1.hello.internal"])]
+    assert _driver().app_networks() == ["hello"]
+    _driver().app_network_remove("hello")
+    _driver().app_network_remove("hello")  # gone already: fine
+    assert _driver().app_networks() == [] and "paas-t3st" in client.network_attrs
+
+
+def test_each_apps_network_takes_a_free_subnet_of_its_own(client, settings, caplog):
+    settings.PAAS_APP_NETWORKS = "10.213.0.0/24"  # two /25s, the first overlapping a network already there
+    taken = {"Options": {}, "Labels": {}, "IPAM": {"Config": [{"Subnet": "10.213.0.0/26"}]}}
+    client.network_attrs["someone-elses"] = taken
+    driver = _driver()
+    driver.job_start(_spec())
+    driver.job_start(dataclasses.replace(_spec(), job_id=8, name="paas-t3st-shop-web.1-8", app="shop"))
+    subnets = {made["name"]: made["ipam"]["Config"][0]["Subnet"] for made in client.networks_made if made.get("ipam")}
+    assert subnets == {"paas-t3st-app-hello": "10.213.0.128/25"}
+    assert "paas-t3st-shop-web.1-8 starts without its app's network: every subnet of PAAS_APP_NETWORKS" in caplog.text
+
+
+@pytest.mark.parametrize("problem", ["not ours", "no address pool left"])
+def test_a_job_starts_even_when_its_apps_network_cannot_be_made_or_used(client, caplog, problem):
+    instance_network(client, "t3st")
+    if problem == "not ours":
+        client.network_attrs["paas-t3st-app-hello"] = {"Options": {}, "Labels": {}}
+    else:
+        client.network_error = APIError("could not find an available, non-overlapping IPv4 address pool")
+    container = _driver().job_start(_spec())
+    assert container.running and client.connected == []
+    assert "paas-t3st-hello-web.1-7 starts without its app's network" in caplog.text
 
 
 def test_cpus_are_capped_at_what_the_host_has(client):
@@ -109,7 +174,7 @@ def test_cpus_are_capped_at_what_the_host_has(client):
 
 
 def test_a_network_that_lets_containers_talk_is_never_used(client):
-    client.network_options = {ICC_OPTION: "true"}  # made by hand, say
+    client.network_attrs["paas-t3st"] = {"Options": {ICC_OPTION: "true"}, "Labels": {}}  # made by hand, say
     with pytest.raises(RuntimeError, match="lets containers reach each other"):
         _driver().job_start(_spec())
     assert client.made == []
@@ -130,18 +195,55 @@ def test_a_job_is_healthy_once_its_process_listens_not_when_dockers_proxy_does(c
     server.close()
 
 
-@pytest.mark.parametrize("listening", [True, False])
-def test_on_a_local_engine_a_job_is_healthy_once_its_own_address_takes_connections(client, listening):
-    """No proxy stands between this machine and a job's own address: a connection accepted there is its process,
-    and nothing need be held open (the published port is not even tried)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    address = server.getsockname()
-    if not listening:
-        server.close()
+@pytest.mark.parametrize(
+    ("server", "healthy", "quick"),
+    [("answers", True, True), ("closes", False, True), ("refuses", False, True), ("slow", True, False)],
+)
+def test_on_a_local_engine_a_job_is_healthy_once_it_answers_at_its_own_address(client, server, healthy, quick):
+    """No proxy stands between this machine and a job's own address: HEAD / is asked there. An answer is a process
+    serving (at once); a closed or refused connection is none; one taken and not answered yet is a process slow to
+    answer (after the hold). The published port is not even tried."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    address = listening.getsockname()
+
+    def serve():
+        with contextlib.suppress(OSError):
+            connection, _ = listening.accept()
+            if server == "answers":
+                connection.recv(1024)
+                connection.sendall(b"HTTP/1.0 404 Not Found\r\n\r\n")
+            elif server == "slow":
+                time.sleep(1)
+            connection.close()
+
+    if server == "refuses":
+        listening.close()
+    else:
+        threading.Thread(target=serve, daemon=True).start()
     container = JobContainer(job_id=7, container_id="c1", running=True, host_port=1, private_address=address)
     started = time.monotonic()
-    assert _driver().job_healthy(container) is listening
-    assert time.monotonic() - started < HEALTH_HOLD_SECONDS
+    assert _driver().job_healthy(container) is healthy
+    assert (time.monotonic() - started < HEALTH_HOLD_SECONDS) is quick
+    listening.close()
+
+
+def test_a_job_address_this_machine_cannot_reach_falls_back_to_the_published_port(client, monkeypatch):
+    """Rootless Docker, or a control plane in a container: the job's own address does not answer from here."""
+    server = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=_accept, args=(server, False), daemon=True).start()  # the proxy, holding: listening
+    connect = socket.create_connection
+
+    def unreachable_job(address, *args, **kwargs):
+        if address == ("10.99.0.2", 5000):
+            raise TimeoutError("timed out")
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", unreachable_job)
+    port = server.getsockname()[1]
+    container = JobContainer(
+        job_id=7, container_id="c1", running=True, host_port=port, private_address=("10.99.0.2", 5000)
+    )
+    assert _driver().job_healthy(container) is True
     server.close()
 
 
@@ -271,8 +373,8 @@ def apps(logged_in):
 
 
 def _address(container) -> tuple[str, str]:
-    """The container's IP address and its network's gateway (the host, as the container sees it)."""
-    [network] = container.attrs["NetworkSettings"]["Networks"].values()
+    """The container's IP address on the instance network and its gateway (the host, as the container sees it)."""
+    network = container.attrs["NetworkSettings"]["Networks"][f"paas-{container.labels['paas.instance']}"]
     return network["IPAddress"], network["Gateway"]
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from scheduler import router
-from scheduler.router import RouterError, admin_socket, router_admin, router_command, router_config
+from scheduler.router import RouterError, admin_socket, caddy_config, router_admin, router_command
+from scheduler.routes import Route, RouteTable
 
 # The configuration of the issue: with it, Caddy served /etc/shadow and DATA_DIR/secret.key on the router port.
 FILE_SERVER_CONFIG = {
@@ -74,7 +75,7 @@ def fake_caddy(tmp_path, settings):
 
 def test_the_admin_api_listens_on_a_unix_socket_only(settings):
     settings.PAAS_ROUTER_ADMIN = "/var/lib/paas/router/admin.sock"
-    admin = router_config({"hello": []})["admin"]
+    admin = caddy_config(RouteTable((Route("hello.localhost", "hello", ()),)))["admin"]
     assert admin["listen"] == "unix/admin.sock"  # relative to Caddy's working directory: the socket's
     assert admin_socket() == Path("/var/lib/paas/router/admin.sock")
     settings.PAAS_ROUTER_ADMIN = "unix//run/paas/admin.sock"  # Caddy's own spelling works too
@@ -94,7 +95,7 @@ def test_the_platform_reads_and_loads_the_routes_over_the_socket(fake_caddy):
     seen, state = fake_caddy
     assert router.router_answers()
     assert router.router_current() == {"apps": {}}
-    config = router_config({"hello": ["127.0.0.1:40000"]})
+    config = caddy_config(RouteTable((Route("hello.localhost", "hello", ("127.0.0.1:40000",)),)))
     router.router_load(config)
     assert state["config"] == config
     assert [(method, path) for method, path, _, _ in seen] == [
@@ -109,7 +110,7 @@ def test_routes_the_router_refuses_raise_its_reason(fake_caddy):
     _, state = fake_caddy
     state["refuse"] = "loading config: unknown handler"
     with pytest.raises(RouterError, match="caddy refused the routes: .*unknown handler"):
-        router.router_load(router_config({}))
+        router.router_load(caddy_config(RouteTable()))
 
 
 def test_a_router_that_does_not_answer_is_reported_down(settings, tmp_path):
@@ -205,7 +206,7 @@ def test_only_root_can_use_the_admin_socket_and_no_tcp_port_serves_it(platform):
     pid = _caddy_pid(platform)
     listening = subprocess.run(["ss", "-H", "-ltnp"], capture_output=True, text=True, check=True).stdout
     ports = {int(line.split()[3].rsplit(":", 1)[1]) for line in listening.splitlines() if f"pid={pid}," in line}
-    assert ports == {platform.router_port}
+    assert ports == {platform.router_port, platform.router_tls_port}  # HTTP and HTTPS, and no admin port
 
 
 @pytest.mark.e2e

@@ -1,0 +1,120 @@
+"""The route table: which host names the router answers, and where it sends each one's traffic.
+
+`route_table()` is a pure function of the database (same state, same table): every app answers at
+APP.PAAS_DOMAIN and at its custom domains, and its traffic goes to its healthy web jobs on hosts that are up.
+The routers (scheduler.router) turn the table into their own configuration; unit tests assert on the table.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from apps.models import App, Domain
+from hosts.models import HostState
+from scheduler.models import Job, JobKind, JobState
+
+
+@dataclass(frozen=True)
+class Route:
+    """One host name (exact, or a `*.` wildcard of one label) and the app that answers it."""
+
+    host: str
+    app: str
+    upstreams: tuple[str, ...]  # "ADDRESS:PORT" of the app's routed web jobs; none: the app answers 503
+    redirect_https: bool = False  # plain HTTP answers with a redirect to HTTPS
+    job_ids: tuple[int, ...] = ()  # the jobs behind `upstreams`, in the same order
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A certificate and key a user gave for one of their domains (PEM)."""
+
+    host: str
+    certificate: str
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Every route, the most specific first (exact names, then wildcards of more labels before fewer), and the
+    certificates users gave."""
+
+    routes: tuple[Route, ...] = ()
+    certificates: tuple[Certificate, ...] = ()
+
+    def route_for(self, host: str) -> Route | None:
+        """The route that answers `host`, as the router picks it: the exact name, else the most specific wildcard."""
+        host = host.lower().rstrip(".")
+        for route in self.routes:
+            if route.host == host or (route.host.startswith("*.") and _wildcard_matches(route.host, host)):
+                return route
+        return None
+
+    def upstreams(self) -> dict[str, tuple[str, ...]]:
+        """Host name -> upstreams."""
+        return {route.host: route.upstreams for route in self.routes}
+
+
+def _wildcard_matches(wildcard: str, host: str) -> bool:
+    """`*.example.com` matches one more label: www.example.com, not example.com nor a.b.example.com."""
+    label, _, rest = host.partition(".")
+    return bool(label) and rest == wildcard[2:]
+
+
+def specificity(host: str) -> tuple[int, int, str]:
+    """Sorts routes as the router must try them: exact names first, then wildcards with more labels first."""
+    wildcard = host.startswith("*.")
+    return (1 if wildcard else 0, -host.count("."), host)
+
+
+def address_text(address: tuple[str, int] | None) -> str:
+    """("10.1.2.3", 5000) -> "10.1.2.3:5000"; None -> ""."""
+    return f"{address[0]}:{address[1]}" if address else ""
+
+
+def address_parse(text: str) -> tuple[str, int] | None:
+    """ "10.1.2.3:5000" -> ("10.1.2.3", 5000); "" (or garbage) -> None."""
+    host, _, port = text.rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
+def job_upstream(job: Job) -> str:
+    """Where the router reaches a web job: its own address on its host's container network when the host is this
+    machine's engine (no port proxy in between), else the host's address and the job's published port."""
+    if job.private_address and job.host.docker_url.startswith("unix://"):
+        return job.private_address
+    return f"{job.host.address}:{job.host_port}"
+
+
+def routed_jobs() -> dict[str, list[Job]]:
+    """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry."""
+    routes: dict[str, list[Job]] = {name: [] for name in App.objects.values_list("name", flat=True)}
+    jobs = Job.objects.filter(
+        kind=JobKind.FORMATION, process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False
+    )
+    for job in jobs.select_related("app", "host").order_by("app__name", "index", "pk"):
+        routes[job.app.name].append(job)
+    return routes
+
+
+def route_table() -> RouteTable:
+    """The route table of the platform as the database has it now."""
+    jobs = routed_jobs()
+    redirects = set(App.objects.filter(redirect_https=True).values_list("name", flat=True))
+    hosts = [(f"{name}.{settings.PAAS_DOMAIN}", name) for name in jobs]
+    domains = Domain.objects.select_related("app").order_by("name")
+    hosts += [(domain.name, domain.app.name) for domain in domains]
+    routes = [
+        Route(
+            host=host,
+            app=app,
+            upstreams=tuple(job_upstream(job) for job in jobs[app]),
+            redirect_https=app in redirects,
+            job_ids=tuple(job.pk for job in jobs[app]),
+        )
+        for host, app in sorted(hosts, key=lambda pair: specificity(pair[0]))
+    ]
+    certificates = tuple(
+        Certificate(domain.name, domain.certificate, domain.certificate_key) for domain in domains if domain.certificate
+    )
+    return RouteTable(routes=tuple(routes), certificates=certificates)
