@@ -260,7 +260,7 @@ class DockerHostDriver:
         return found
 
     def job_healthy(self, container: JobContainer) -> bool:
-        """Whether the job's web process serves. On an engine of this machine, the job's own address is asked
+        """Whether the job's web process serves. On an engine of this machine, at the job's own address
         (`_answers_directly`). Elsewhere, or when that address cannot be reached from here, through the published
         port: Docker's port proxy accepts a connection whatever the container does, then closes it at once when
         nothing listens there, so a connection held open is a process listening."""
@@ -495,15 +495,12 @@ def _listed_port(summary: dict) -> int | None:
     return None
 
 
-PROBE = b"HEAD / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: paas-health-check\r\n\r\n"
-
-
 def _answers_directly(address: tuple[str, int]) -> bool | None:
-    """Asks a web job at its own address for HEAD /: an answer (any status) is a process serving; a refused or
-    closed connection is none; no answer within HEALTH_HOLD_SECONDS, the connection still open, is a process that
-    took the connection and is slow to answer: serving too. A listening socket alone is not enough: a server whose
-    workers are still booting (gunicorn's) takes connections it cannot serve yet. None: the address cannot be
-    reached from here (rootless Docker, a control plane in a container)."""
+    """Whether a web job takes and keeps a connection at its own address: refused or closed at once is no process
+    serving; held open for HEALTH_HOLD_SECONDS (or spoken to) is one. The hold is not only a check: the router then
+    switches to a job that has had that long to get its workers going (gunicorn takes connections before its
+    workers boot), and under load a shorter switch lost requests. None: the address cannot be reached from here
+    (rootless Docker, a control plane in a container)."""
     try:
         connection = socket.create_connection(address, timeout=1)
     except ConnectionRefusedError:
@@ -511,9 +508,8 @@ def _answers_directly(address: tuple[str, int]) -> bool | None:
     except OSError:
         return None
     with connection:
+        connection.settimeout(HEALTH_HOLD_SECONDS)
         try:
-            connection.sendall(PROBE)
-            connection.settimeout(HEALTH_HOLD_SECONDS)
             return connection.recv(1) != b""
         except TimeoutError:
             return True

@@ -197,22 +197,20 @@ def test_a_job_is_healthy_once_its_process_listens_not_when_dockers_proxy_does(c
 
 @pytest.mark.parametrize(
     ("server", "healthy", "quick"),
-    [("answers", True, True), ("closes", False, True), ("refuses", False, True), ("slow", True, False)],
+    [("holds", True, False), ("speaks first", True, True), ("closes", False, True), ("refuses", False, True)],
 )
-def test_on_a_local_engine_a_job_is_healthy_once_it_answers_at_its_own_address(client, server, healthy, quick):
-    """No proxy stands between this machine and a job's own address: HEAD / is asked there. An answer is a process
-    serving (at once); a closed or refused connection is none; one taken and not answered yet is a process slow to
-    answer (after the hold). The published port is not even tried."""
+def test_on_a_local_engine_a_job_is_healthy_once_it_holds_a_connection_at_its_address(client, server, healthy, quick):
+    """No proxy stands between this machine and a job's own address: a connection refused or closed at once is no
+    process serving; one held for the hold (or spoken to) is. The published port is not even tried."""
     listening = socket.create_server(("127.0.0.1", 0))
     address = listening.getsockname()
 
     def serve():
         with contextlib.suppress(OSError):
             connection, _ = listening.accept()
-            if server == "answers":
-                connection.recv(1024)
-                connection.sendall(b"HTTP/1.0 404 Not Found\r\n\r\n")
-            elif server == "slow":
+            if server == "speaks first":
+                connection.sendall(b"220 ready\r\n")
+            if server != "closes":
                 time.sleep(1)
             connection.close()
 
