@@ -44,8 +44,7 @@ class AppDomainListApi(APIView):
         params = DomainAddSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         domain = domains.domain_add(app=app, name=params.validated_data["name"], actor=request.user)
-        [view] = [view for view in domains.domains_list(app=app) if view.name == domain.name]
-        return Response(DomainSerializer(view).data, status=status.HTTP_201_CREATED)
+        return Response(DomainSerializer(domains.domain_view(domain)).data, status=status.HTTP_201_CREATED)
 
 
 class AppDomainDetailApi(APIView):
@@ -67,8 +66,7 @@ class AppDomainCertificateApi(APIView):
         params = CertificateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         done = domains.domain_certificate_set(app=app, name=domain, actor=request.user, **params.validated_data)
-        [view] = [view for view in domains.domains_list(app=app) if view.name == done.name]
-        return Response(DomainSerializer(view).data)
+        return Response(DomainSerializer(domains.domain_view(done)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, name, domain):

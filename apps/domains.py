@@ -202,14 +202,18 @@ class DomainView:
 def domains_list(*, app: App) -> list[DomainView]:
     """The app's default name and its custom domains, with where each one's certificate comes from and when it
     expires (the router's own certificates: once it has made them)."""
-    from scheduler.router import acme_issues_for, router_certificate_expiry
+    from scheduler.router import router_certificate_expiry
 
     default = f"{app.name}.{settings.PAAS_DOMAIN}"
     views = [DomainView(default, "default", "internal", router_certificate_expiry(default))]
-    for domain in Domain.objects.filter(app=app):
-        if domain.certificate:
-            views.append(DomainView(domain.name, "custom", "own", domain.certificate_expires_at))
-        else:
-            issuer = "acme" if acme_issues_for(domain.name) else "internal"
-            views.append(DomainView(domain.name, "custom", issuer, router_certificate_expiry(domain.name)))
-    return views
+    return views + [domain_view(domain) for domain in Domain.objects.filter(app=app)]
+
+
+def domain_view(domain: Domain) -> DomainView:
+    """One custom domain as `paas domains` shows it."""
+    from scheduler.router import acme_issues_for, router_certificate_expiry
+
+    if domain.certificate:
+        return DomainView(domain.name, "custom", "own", domain.certificate_expires_at)
+    issuer = "acme" if acme_issues_for(domain.name) else "internal"
+    return DomainView(domain.name, "custom", issuer, router_certificate_expiry(domain.name))

@@ -1,7 +1,6 @@
 from django.urls import path
 
 from apps import apis, domain_apis
-from scheduler.traffic_apis import AppMetricsApi
 
 urlpatterns = [
     path("apps/", apis.AppListApi.as_view(), name="app-list"),
@@ -15,7 +14,6 @@ urlpatterns = [
         name="app-domain-certificate",
     ),
     path("apps/<str:name>/router/", domain_apis.AppRouterSettingsApi.as_view(), name="app-router"),
-    path("apps/<str:name>/metrics/", AppMetricsApi.as_view(), name="app-metrics"),
     path("apps/<str:name>/logs/", apis.AppLogApi.as_view(), name="app-log"),
     path("apps/<str:name>/access/", apis.AppAccessListApi.as_view(), name="app-access-list"),
     path("apps/<str:name>/access/<str:username>/", apis.AppAccessDetailApi.as_view(), name="app-access-detail"),

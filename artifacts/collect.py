@@ -207,22 +207,11 @@ def _collect_layer_images(collected: Collected) -> None:
     # Builds first: one that ends between the two reads has its artifact among the kept ones.
     building = set(Build.objects.filter(state__in=UNFINISHED_STATES).values_list("app__name", flat=True))
     kept = _layer_images_kept()
-    for host in Host.objects.filter(state=HostState.UP):
-        driver = host_driver(host)
-        try:
-            images = [image for image in driver.app_images() if _layer_image(image)]
-        except Exception as error:  # noqa: BLE001 - tried again next time
-            log.warning("could not list the images of host %s: %s", host.name, error)
-            continue
-        for image in images:
-            if image in kept or _image_app(image) in building:
-                continue
-            try:
-                driver.image_remove(image)
-            except Exception as error:  # noqa: BLE001 - tried again next time
-                log.warning("could not remove image %s from host %s: %s", image, host.name, error)
-                continue
-            collected.images.append(image)
+
+    def unused(images: list[str]) -> list[str]:
+        return [i for i in images if _layer_image(i) and i not in kept and _image_app(i) not in building]
+
+    _images_prune(unused, collected.images)
 
 
 def _layer_images_kept() -> set[str]:
@@ -248,6 +237,18 @@ def _image_app(image: str) -> str:
 
 def _collect_orphan_images(collected: Collected) -> None:
     """The runtime images of apps that no longer exist, on every host that is up."""
+
+    def orphans(images: list[str]) -> list[str]:
+        names = {_image_app(image) for image in images}
+        existing = set(App.objects.filter(name__in=names).values_list("name", flat=True))
+        return [image for image in images if _image_app(image) not in existing]
+
+    _images_prune(orphans, collected.orphan_images)
+
+
+def _images_prune(select, removed: list[str]) -> None:
+    """On every host that is up, removes the app images `select` picks out of those the host has, adding each to
+    `removed`; what a host fails to list or remove is tried again next time."""
     for host in Host.objects.filter(state=HostState.UP):
         driver = host_driver(host)
         try:
@@ -255,17 +256,13 @@ def _collect_orphan_images(collected: Collected) -> None:
         except Exception as error:  # noqa: BLE001 - tried again next time
             log.warning("could not list the images of host %s: %s", host.name, error)
             continue
-        names = {_image_app(image) for image in images}
-        existing = set(App.objects.filter(name__in=names).values_list("name", flat=True))
-        for image in images:
-            if _image_app(image) in existing:
-                continue
+        for image in select(images):
             try:
                 driver.image_remove(image)
             except Exception as error:  # noqa: BLE001 - tried again next time
                 log.warning("could not remove image %s from host %s: %s", image, host.name, error)
                 continue
-            collected.orphan_images.append(image)
+            removed.append(image)
 
 
 def _collect_caches(collected: Collected) -> None:

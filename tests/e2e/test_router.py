@@ -52,6 +52,18 @@ def _get(platform, host: str, path: str = "/", *, tls: bool = False, context=Non
         connection.close()
 
 
+def _app_pushed(platform, app: str, script: str, code: str) -> None:
+    """Creates `app` and pushes a stdlib web process: `code` in `script`, run by the Procfile."""
+    source = platform.root / app
+    source.mkdir()
+    (source / script).write_text(code)
+    (source / "Procfile").write_text(f"web: python3 {script}\n")
+    commit(platform, source, app)
+    ok(platform.paas("create", app, cwd=source))
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode == 0, push.stderr
+
+
 def _trusting(cafile) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cafile))
 
@@ -71,14 +83,7 @@ def _peer_certificate(platform, host: str) -> bytes | None:
 @pytest.fixture(scope="module")
 def routed(logged_in):
     platform = logged_in
-    source = platform.root / APP
-    source.mkdir()
-    (source / "echo.py").write_text(ECHO)
-    (source / "Procfile").write_text("web: python3 echo.py\n")
-    commit(platform, source, "echo")
-    ok(platform.paas("create", APP, cwd=source))
-    push = platform.git("push", "paas", "main", cwd=source)
-    assert push.returncode == 0, push.stderr
+    _app_pushed(platform, APP, "echo.py", ECHO)
     return platform
 
 
@@ -166,14 +171,7 @@ def test_plain_http_is_redirected_to_https_once_asked(routed):
 
 def test_metrics_count_the_requests_made_and_access_lines_join_the_apps_log(routed):
     platform = routed
-    source = platform.root / "counted"
-    source.mkdir()
-    (source / "echo.py").write_text(ECHO)
-    (source / "Procfile").write_text("web: python3 echo.py\n")
-    commit(platform, source, "counted")
-    ok(platform.paas("create", "counted", cwd=source))
-    push = platform.git("push", "paas", "main", cwd=source)
-    assert push.returncode == 0, push.stderr
+    _app_pushed(platform, "counted", "echo.py", ECHO)
     for number in range(37):
         assert _get(platform, "counted.localhost", f"/counted-{number}")[0] == 200
     assert _get(platform, "counted.localhost", tls=False, headers={"X-Request-Id": "rid-counted"})[0] == 200
@@ -273,14 +271,7 @@ class WebSocket:
 
 def test_a_websocket_stays_open_through_a_deploy_until_its_job_has_had_its_grace(routed):
     platform = routed
-    source = platform.root / "sockets"
-    source.mkdir()
-    (source / "ws.py").write_text(WEBSOCKET)
-    (source / "Procfile").write_text("web: python3 ws.py\n")
-    commit(platform, source, "sockets")
-    ok(platform.paas("create", "sockets", cwd=source))
-    push = platform.git("push", "paas", "main", cwd=source)
-    assert push.returncode == 0, push.stderr
+    _app_pushed(platform, "sockets", "ws.py", WEBSOCKET)
     opened = WebSocket(platform, "sockets.localhost")
     try:
         assert opened.ask("hello") == "v1: hello"
