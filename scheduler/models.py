@@ -60,6 +60,7 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     stop_signalled_at = models.DateTimeField(null=True, blank=True)
     routed_at = models.DateTimeField(null=True, blank=True, help_text="When the router began sending it traffic")
+    unrouted_at = models.DateTimeField(null=True, blank=True, help_text="When the router stopped sending it traffic")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,13 +1,15 @@
 """The route table: which host names the router answers, and where it sends each one's traffic.
 
 `route_table()` is a pure function of the database (same state, same table): every app answers at
-APP.PAAS_DOMAIN and at its custom domains, and its traffic goes to its healthy web jobs on hosts that are up.
+APP.PAAS_DOMAIN and at its custom domains, and its traffic goes to its healthy web jobs on hosts that are up; the
+web jobs being stopped are listed apart, as upstreams that get no traffic.
 The routers (scheduler.router) turn the table into their own configuration; unit tests assert on the table.
 """
 
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 
 from apps.models import App, Domain
 from hosts.models import HostState
@@ -41,6 +43,7 @@ class RouteTable:
 
     routes: tuple[Route, ...] = ()
     certificates: tuple[Certificate, ...] = ()
+    draining: tuple[str, ...] = ()  # upstreams of jobs out of the routes, being stopped: no traffic, but counted
 
     def route_for(self, host: str) -> Route | None:
         """The route that answers `host`, as the router picks it: the exact name, else the most specific wildcard."""
@@ -49,6 +52,15 @@ class RouteTable:
             if route.host == host or (route.host.startswith("*.") and _wildcard_matches(route.host, host)):
                 return route
         return None
+
+    def held_by(self, held: "RouteTable | None") -> bool:
+        """Whether a router holding `held` serves this table: the same routes and certificates, and at least its
+        draining upstreams (one drained since is left for the next reload: it is never sent a request)."""
+        return (
+            held is not None
+            and (held.routes, held.certificates) == (self.routes, self.certificates)
+            and set(self.draining) <= set(held.draining)
+        )
 
     def upstreams(self) -> dict[str, tuple[str, ...]]:
         """Host name -> upstreams."""
@@ -117,4 +129,20 @@ def route_table() -> RouteTable:
     certificates = tuple(
         Certificate(domain.name, domain.certificate, domain.certificate_key) for domain in domains if domain.certificate
     )
-    return RouteTable(routes=tuple(routes), certificates=certificates)
+    return RouteTable(routes=tuple(routes), certificates=certificates, draining=draining_upstreams())
+
+
+def draining_jobs() -> list[Job]:
+    """Web jobs that left the routes and are being stopped, on hosts that are up. The router sends them nothing new
+    but keeps counting the requests it still has in flight to them, so that a job is stopped only once those are
+    answered (scheduler.services._drain_stopping)."""
+    jobs = Job.objects.filter(
+        kind=JobKind.FORMATION, process_type="web", state=JobState.STOPPING, host__state=HostState.UP
+    ).exclude(host_port__isnull=True)
+    jobs = jobs.filter(Q(routed_at__isnull=False) | Q(unrouted_at__isnull=False))  # routed once: it may have some
+    return list(jobs.select_related("app", "host"))
+
+
+def draining_upstreams() -> tuple[str, ...]:
+    """The upstreams of draining_jobs(), sorted."""
+    return tuple(sorted({job_upstream(job) for job in draining_jobs()}))

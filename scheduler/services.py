@@ -30,8 +30,8 @@ from hosts.services import host_heartbeat, host_mark_down
 from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
 from scheduler.models import ACTIVE_STATES, ONE_OFF_KINDS, Job, JobKind, JobState
 from scheduler.oneoff import one_off_ended, one_off_exit_error, release_phase_step, runs_never_started
-from scheduler.router import router_sync
-from scheduler.routes import address_parse, address_text
+from scheduler.router import ADMIN_ERRORS, router, router_sync
+from scheduler.routes import address_parse, address_text, job_upstream
 from scheduler.selectors import (
     crash_looping_job,
     crash_reason,
@@ -52,6 +52,9 @@ CHECK_SPACING = 0.05  # seconds between the checks a job passes in a row
 START_CHECK_BUDGET = 2.0  # seconds a pass checks a web job it has just started, so that it takes traffic at once
 CHECK_FAILURES_BEFORE_KILL = 5  # answered checks failed in a row (HTTP 500, say) before a starting job is killed,
 CHECK_GRACE = timedelta(seconds=10)  # once it has had this long to warm up
+DRAIN_SETTLE = 0.05  # seconds after a job leaves the router before its requests in flight are counted
+DRAIN_WAIT = 0.5  # seconds a pass waits for those requests to end; a job still answering waits for the next pass
+DRAIN_POLL = 0.02  # seconds between two questions to the router meanwhile
 _pass_lock = threading.Lock()
 
 
@@ -175,7 +178,7 @@ def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
     job.container_id = ""
     job.host_port = None
     job.private_address = ""
-    job.routed_at = None
+    job.routed_at = job.unrouted_at = None
     job.restart_at = timezone.now() + timedelta(seconds=delay)
     job.save()
 
@@ -408,7 +411,7 @@ def _job_started(job: Job, live: LiveHost, outcome: Started | Exception) -> None
     job.started_at = timezone.now()
     job.restart_at = None  # exit_code and error stay: why it last stopped, for `paas ps`
     job.stop_signalled_at = None
-    job.routed_at = None
+    job.routed_at = job.unrouted_at = None
     job.check_passes = job.check_failures = 0
     job.last_check = ""
     job.save()
@@ -506,15 +509,48 @@ def _fail_stale_builds() -> None:
 
 
 def _drain_stopping(live: dict[int, LiveHost]) -> None:
-    """SIGTERM for jobs the router no longer sends traffic to; SIGKILL after the grace period."""
-    now = timezone.now()
+    """SIGTERM for jobs the router no longer sends traffic to, once it has no request in flight to them (a stream
+    held open waits at most PAAS_STOP_GRACE after the job left the router); SIGKILL the grace period after SIGTERM.
+
+    Under load a request can wait in a job's accept queue well after the router switched away from it; a SIGTERM
+    then would close that queue and reset the request."""
     grace = timedelta(seconds=settings.PAAS_STOP_GRACE)
     stopping = Job.objects.filter(state=JobState.STOPPING, routed_at__isnull=True, host__in=live.keys())
-    for job in stopping.select_related("app"):
+    stopping = list(stopping.select_related("app", "host"))
+    recently_unrouted = [job for job in stopping if job.stop_signalled_at is None and _left_router_within(job, grace)]
+    answering = _still_answering(recently_unrouted)
+    now = timezone.now()
+    for job in stopping:
         driver = live[job.host_id].driver
         with _job_step(job, "stop"):
-            if job.stop_signalled_at is None:
+            if job.stop_signalled_at is None and job.pk not in answering:
                 driver.job_signal(job.container_id, "SIGTERM")
                 Job.objects.filter(pk=job.pk).update(stop_signalled_at=now, updated_at=now)
-            elif now - job.stop_signalled_at > grace:
+            elif job.stop_signalled_at is not None and now - job.stop_signalled_at > grace:
                 driver.job_signal(job.container_id, "SIGKILL")
+
+
+def _left_router_within(job: Job, period: timedelta) -> bool:
+    return job.unrouted_at is not None and timezone.now() - job.unrouted_at < period
+
+
+def _still_answering(jobs: list[Job]) -> set[int]:
+    """The jobs the router still has requests in flight to. Jobs that have just left it get up to DRAIN_WAIT for
+    those to end; the others are asked about once (a stream can keep one answering until its grace ends). When the
+    router cannot tell, all of them: their grace period bounds the wait."""
+    if not jobs:
+        return set()
+    newest = max(job.unrouted_at for job in jobs)
+    time.sleep(max(0.0, DRAIN_SETTLE - (timezone.now() - newest).total_seconds()))
+    deadline = time.monotonic() + DRAIN_WAIT - (timezone.now() - newest).total_seconds()
+    upstreams = {job.pk: job_upstream(job) for job in jobs}
+    while True:
+        try:
+            in_flight = router().in_flight()
+        except ADMIN_ERRORS as error:
+            log.warning("the router did not say which jobs it still has requests in flight to (%s)", error)
+            return set(upstreams)
+        upstreams = {pk: upstream for pk, upstream in upstreams.items() if in_flight.get(upstream)}
+        if not upstreams or time.monotonic() >= deadline:
+            return set(upstreams)
+        time.sleep(DRAIN_POLL)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from apps.logs import app_log_write
 from apps.models import App
 from scheduler.models import TrafficMinute
-from scheduler.routes import RouteTable, job_upstream, route_table, routed_jobs
+from scheduler.routes import RouteTable, draining_jobs, job_upstream, route_table, routed_jobs
 
 log = logging.getLogger("paas.traffic")
 
@@ -57,7 +57,6 @@ def access_parse(line: str, table: RouteTable, jobs: dict[str, str] | None = Non
         route = table.route_for(_host_name(str(request.get("host", ""))))
         if route is None:
             return None
-        headers = entry.get("resp_headers") or {}
         return Access(
             at=float(entry["ts"]),
             app=route.app,
@@ -66,7 +65,7 @@ def access_parse(line: str, table: RouteTable, jobs: dict[str, str] | None = Non
             status=int(entry.get("status") or 0),
             duration_ms=float(entry.get("duration") or 0) * 1000,
             size=int(entry.get("size") or 0),
-            request_id=str((headers.get("X-Request-Id") or [""])[0]),
+            request_id=str(entry.get("request_id", "")),
             job=(jobs or {}).get(str(entry.get("upstream", "")), ""),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -188,7 +187,8 @@ def traffic_collect(path: Path | None = None) -> int:
     if not lines:
         return 0
     table = route_table()
-    jobs = {job_upstream(job): job.name for app_jobs in routed_jobs().values() for job in app_jobs}
+    serving = [job for app_jobs in routed_jobs().values() for job in app_jobs] + draining_jobs()
+    jobs = {job_upstream(job): job.name for job in serving}
     accesses = [access for access in (access_parse(line, table, jobs) for line in lines) if access]
     traffic_record(accesses)
     return len(accesses)

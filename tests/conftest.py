@@ -13,6 +13,7 @@ from scheduler.logs import log_collector_reset
 def _fresh_memory_drivers():
     MemoryHostDriver.reset()
     router.MemoryRouter.table = None
+    router.MemoryRouter.requests = {}
     yield
     MemoryHostDriver.reset()
     log_collector_reset()  # fake containers' ids repeat from one test to the next

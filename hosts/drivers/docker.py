@@ -496,25 +496,18 @@ def _listed_port(summary: dict) -> int | None:
 
 
 def _answers_directly(address: tuple[str, int]) -> bool | None:
-    """Whether a web job takes and keeps a connection at its own address: refused or closed at once is no process
-    serving; held open for HEALTH_HOLD_SECONDS (or spoken to) is one. The hold is not only a check: the router then
-    switches to a job that has had that long to get its workers going (gunicorn takes connections before its
-    workers boot), and under load a shorter switch lost requests. None: the address cannot be reached from here
-    (rootless Docker, a control plane in a container)."""
+    """Whether a process listens at a web job's own address: no proxy stands in between, so a connection the
+    kernel completes is one the job will take. (A server that takes connections before its workers have booted,
+    gunicorn's, holds them in its queue until they have; a job leaving the router is stopped only once the requests
+    sent to it are answered, or its grace period is over.)
+    None: the address cannot be reached from here (rootless Docker, a control plane in a container)."""
     try:
-        connection = socket.create_connection(address, timeout=1)
+        socket.create_connection(address, timeout=1).close()
     except ConnectionRefusedError:
         return False
     except OSError:
         return None
-    with connection:
-        connection.settimeout(HEALTH_HOLD_SECONDS)
-        try:
-            return connection.recv(1) != b""
-        except TimeoutError:
-            return True
-        except OSError:
-            return False
+    return True
 
 
 def _listed_private_address(summary: dict, instance: str) -> tuple[str, int] | None:

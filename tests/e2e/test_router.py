@@ -5,6 +5,8 @@ import http.client
 import json
 import socket
 import ssl
+import threading
+import time
 
 import pytest
 
@@ -283,3 +285,54 @@ def test_a_websocket_stays_open_through_a_deploy_until_its_job_has_had_its_grace
     fresh = WebSocket(platform, "sockets.localhost")
     assert fresh.ask("hi") == "v2: hi"
     fresh.close()
+
+
+ONE_AT_A_TIME = """\
+import os
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+RELEASE = os.environ["PAAS_RELEASE"]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(4)
+        body = f"{RELEASE} {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()  # one request at a time; SIGTERM kills
+"""
+
+
+def test_a_replaced_job_is_stopped_only_once_the_requests_sent_to_it_are_answered(routed):
+    platform = routed
+    _app_pushed(platform, "queued", "serial.py", ONE_AT_A_TIME)
+    answers = {}
+
+    def ask(path: str) -> None:
+        try:
+            answers[path] = _get(platform, "queued.localhost", path)[::2]
+        except OSError as error:
+            answers[path] = (0, str(error))
+
+    slow = threading.Thread(target=ask, args=("/slow",))
+    slow.start()
+    time.sleep(0.5)
+    queued = threading.Thread(target=ask, args=("/queued",))  # waits in the job's accept queue behind /slow
+    queued.start()
+    time.sleep(0.5)
+    assert "v2 is live" in ok(platform.paas("env", "set", "COLOUR=blue", "-a", "queued"))  # the router switches
+    assert slow.is_alive()  # still being answered by v1: the switch came first
+    slow.join(timeout=30)
+    queued.join(timeout=30)
+    assert answers == {"/slow": (200, "v1 /slow"), "/queued": (200, "v1 /queued")}
+    assert _get(platform, "queued.localhost")[::2] == (200, "v2 /")

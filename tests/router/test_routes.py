@@ -1,8 +1,11 @@
 """The route table, a pure function of the database; and the Caddy configuration made from it."""
 
+import json
+
 import pytest
 
 from apps.domains import domain_add, domain_certificate_set, redirect_https_set
+from formations.services import formation_scale
 from scheduler import router
 from scheduler.models import Job, JobState
 from scheduler.router import caddy_config, router_sync
@@ -34,6 +37,36 @@ def test_each_app_answers_at_its_default_name_with_its_healthy_web_jobs(driver):
     assert table.route_for("idle.localhost").upstreams == ()
     assert table.route_for("nothing.localhost") is None
     assert route_table() == table  # same state, same table
+
+
+def test_a_web_job_being_stopped_leaves_the_routes_for_the_draining_upstreams(driver):
+    shop = _serving("shop")
+    [job] = Job.objects.filter(app=shop, state=JobState.UP)
+    upstream = f"127.0.0.1:{job.host_port}"
+    formation_scale(app=shop, counts={"web": 0}, actor=shop.owner)
+    reconcile()  # no request in flight: stopped as it leaves
+    table = route_table()
+    assert table.route_for("shop.localhost").upstreams == () and table.draining == (upstream,)
+    Job.objects.filter(pk=job.pk).update(state=JobState.STOPPED)
+    assert route_table().draining == ()
+
+
+def test_a_web_job_never_routed_has_nothing_to_drain(driver):
+    shop = make_app("shop")
+    deploy(shop)
+    driver.unhealthy.add("local-c1")
+    reconcile()  # started, never healthy: never routed
+    Job.objects.filter(app=shop).update(state=JobState.STOPPING)
+    assert route_table().draining == ()
+
+
+def test_a_drained_upstream_alone_does_not_reload_the_router_a_new_one_does():
+    route = Route("shop.localhost", "shop", ("10.0.0.2:5000",))
+    held = RouteTable(routes=(route,), draining=("10.0.0.1:5000",))
+    assert RouteTable(routes=(route,)).held_by(held)  # 10.0.0.1 drained: it goes with the next reload
+    assert not RouteTable(routes=(route,), draining=("10.0.0.3:5000",)).held_by(held)
+    assert not RouteTable(routes=(), draining=("10.0.0.1:5000",)).held_by(held)
+    assert not RouteTable().held_by(None)  # a router that holds nothing
 
 
 def test_custom_domains_route_to_their_app_and_the_most_specific_name_wins(driver):
@@ -111,12 +144,49 @@ def test_caddy_serves_http_and_https_on_their_ports_in_the_tables_order(settings
         assert server["routes"][-1]["handle"][0]["status_code"] == 404
 
 
+def test_draining_upstreams_are_named_by_a_route_no_request_matches(settings):
+    config = caddy_config(RouteTable(routes=TABLE.routes, draining=("127.0.0.1:40009",)))
+    draining = _server(config, "paas")["routes"][-1]
+    assert draining["match"] == [{"expression": "false"}]
+    assert draining["handle"][0]["upstreams"] == [{"dial": "127.0.0.1:40009"}]
+    assert "127.0.0.1:40009" not in json.dumps(_server(config, "paas-tls"))  # once is enough: the pool is shared
+
+
+def test_caddy_holding_more_draining_upstreams_than_the_table_needs_holds_it(monkeypatch):
+    held = RouteTable(routes=TABLE.routes, draining=("127.0.0.1:40009",))
+    monkeypatch.setattr(router, "router_current", lambda: caddy_config(held))
+    monkeypatch.setattr(router, "router_ca_copy", lambda: None)
+    assert router.CaddyRouter().holds(RouteTable(routes=TABLE.routes))
+    assert not router.CaddyRouter().holds(RouteTable(routes=TABLE.routes, draining=("127.0.0.1:40010",)))
+    assert not router.CaddyRouter().holds(RouteTable(routes=TABLE.routes[:1], draining=held.draining))
+
+
+def test_caddy_reports_the_requests_in_flight_per_upstream(monkeypatch):
+    listed = [
+        {"address": "10.0.0.1:5000", "num_requests": 2, "fails": 0},
+        {"address": "10.0.0.2:5000", "num_requests": 0},
+    ]
+    monkeypatch.setattr(router, "router_admin", lambda *args, **kwargs: (200, json.dumps(listed).encode()))
+    assert router.CaddyRouter().in_flight() == {"10.0.0.1:5000": 2}
+    for status, answer in ((500, b"[]"), (200, b"not json"), (200, b'[{"address": "x"}]'), (200, b"{}")):
+        monkeypatch.setattr(
+            router, "router_admin", lambda *args, answer=answer, status=status, **kwargs: (status, answer)
+        )
+        with pytest.raises(router.RouterError, match="caddy did not list its upstreams"):
+            router.CaddyRouter().in_flight()
+
+
 def test_the_proxy_adds_a_request_id_forwarded_host_and_a_body_limit(settings):
     settings.PAAS_ROUTER_MAX_BODY = 1024
     request_id, body_limit, upstream, proxy = _route(caddy_config(TABLE), "paas", "shop.localhost")["handle"]
     assert request_id["handler"] == "subroute"
     assert request_id["routes"][0]["match"] == [{"not": [{"header": {"X-Request-Id": ["*"]}}]}]
     assert request_id["routes"][0]["handle"][0]["request"]["set"] == {"X-Request-Id": ["{http.request.uuid}"]}
+    assert request_id["routes"][1]["handle"][1] == {
+        "handler": "log_append",
+        "key": "request_id",
+        "value": "{http.request.header.X-Request-Id}",
+    }
     assert body_limit == {"handler": "request_body", "max_size": 1024}
     assert proxy["upstreams"] == [{"dial": "127.0.0.1:40001"}]
     assert proxy["headers"]["request"]["set"]["X-Forwarded-Host"] == ["{http.request.host}"]

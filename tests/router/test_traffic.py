@@ -25,7 +25,8 @@ TABLE = RouteTable(routes=(Route("shop.localhost", "shop", ("127.0.0.1:1",)), Ro
 
 
 def caddy_line(host="shop.localhost", status=200, seconds=0.004, at=None, uri="/", request_id="rid-1") -> str:
-    """An access line as Caddy writes it (the fields this reads), with the upstream the router appends."""
+    """An access line as Caddy writes it (the fields this reads), with the upstream and request id the router
+    appends."""
     return json.dumps(
         {
             "level": "info",
@@ -36,8 +37,8 @@ def caddy_line(host="shop.localhost", status=200, seconds=0.004, at=None, uri="/
             "duration": seconds,
             "size": 12,
             "status": status,
-            "resp_headers": {"X-Request-Id": [request_id], "Content-Type": ["text/plain"]},
             "upstream": "127.0.0.1:40001",
+            "request_id": request_id,
         }
     )
 

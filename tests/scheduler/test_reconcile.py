@@ -8,8 +8,9 @@ from django.utils import timezone
 from formations.models import Formation
 from formations.services import formation_scale
 from hosts.models import Host, HostState
-from scheduler import router
+from scheduler import router, services
 from scheduler.models import ACTIVE_STATES, Job, JobState
+from scheduler.routes import job_upstream
 from scheduler.selectors import deploy_status
 from scheduler.services import reconcile
 from tests.factories import deploy, make_app
@@ -207,6 +208,55 @@ def test_a_job_that_ignores_sigterm_gets_sigkill_after_the_grace_period(driver):
     Job.objects.filter(pk=job.pk).update(stop_signalled_at=timezone.now() - timedelta(seconds=60))
     reconcile()
     assert driver.signals[-1] == (job.container_id, "SIGKILL")
+
+
+def test_a_replaced_job_gets_sigterm_once_the_router_has_no_request_in_flight_to_it(driver, monkeypatch):
+    monkeypatch.setattr(services, "DRAIN_WAIT", 0)
+    app = make_app()
+    deploy(app)
+    _settle()
+    job = Job.objects.select_related("host").get(app=app)
+    router.MemoryRouter.requests = {job_upstream(job): 2}  # waiting in the job's queue, say
+    formation_scale(app=app, counts={"web": 0}, actor=app.owner)
+    _settle()
+    assert _routes()["myapp.localhost"] == [] and driver.signals == []
+    router.MemoryRouter.requests = {}
+    reconcile()
+    assert driver.signals == [(job.container_id, "SIGTERM")]
+
+
+def test_a_stream_held_open_delays_sigterm_by_the_grace_period_at_most(driver, monkeypatch):
+    monkeypatch.setattr(services, "DRAIN_WAIT", 0)
+    app = make_app()
+    deploy(app)
+    _settle()
+    job = Job.objects.select_related("host").get(app=app)
+    router.MemoryRouter.requests = {job_upstream(job): 1}
+    formation_scale(app=app, counts={"web": 0}, actor=app.owner)
+    _settle()
+    assert driver.signals == []
+    Job.objects.filter(pk=job.pk).update(unrouted_at=timezone.now() - timedelta(seconds=11))
+    reconcile()
+    assert driver.signals == [(job.container_id, "SIGTERM")]
+
+
+def test_a_router_that_cannot_say_what_it_has_in_flight_delays_sigterm_by_the_grace_period_at_most(driver, monkeypatch):
+    monkeypatch.setattr(services, "DRAIN_WAIT", 0)
+    app = make_app()
+    deploy(app)
+    _settle()
+    job = Job.objects.get(app=app)
+
+    def unanswered(self):
+        raise router.RouterError("caddy did not list its upstreams: status 500")
+
+    monkeypatch.setattr(router.MemoryRouter, "in_flight", unanswered)
+    formation_scale(app=app, counts={"web": 0}, actor=app.owner)
+    _settle()
+    assert driver.signals == []
+    Job.objects.filter(pk=job.pk).update(unrouted_at=timezone.now() - timedelta(seconds=11))
+    reconcile()
+    assert driver.signals == [(job.container_id, "SIGTERM")]
 
 
 def test_a_router_that_lost_its_routes_gets_them_again(driver):
