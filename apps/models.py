@@ -51,6 +51,25 @@ class Domain(models.Model):
         return self.name
 
 
+class AppLink(models.Model):
+    """`app` may reach `target`'s jobs at their internal names (`web.TARGET.internal`): its jobs join the target's
+    network too. An app reaches only its own jobs unless someone who may change both apps links them."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="links")
+    target = models.ForeignKey(App, on_delete=models.CASCADE, related_name="linked_from")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["app", "target__name"]
+        constraints = [models.UniqueConstraint(fields=["app", "target"], name="apps_link_unique")]
+
+    def __str__(self):
+        return f"{self.app} -> {self.target}"
+
+
 class Collaborator(models.Model):
     """A user who may see and change an app they do not own: push, scale, config, rollback, restart, read.
 
@@ -139,6 +158,8 @@ class EventAction(models.TextChoices):
     DOMAIN_REMOVE = "domain.remove", "Domain removed"
     CERTIFICATE = "certificate", "Certificate changed"
     ROUTER = "router", "Router settings changed"
+    LINK_ADD = "link.add", "Link added"
+    LINK_REMOVE = "link.remove", "Link removed"
 
 
 class Event(models.Model):

@@ -385,6 +385,7 @@ def job_spec(job: Job) -> JobSpec:
         memory=limits["memory"],
         cpus=limits["cpus"],
         shell=artifact.kind == ArtifactKind.IMAGE,
+        links=tuple(job.app.links.values_list("target__name", flat=True)),
     )
 
 

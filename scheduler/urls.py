@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scheduler import apis, traffic_apis
+from scheduler import apis, link_apis, traffic_apis
 
 urlpatterns = [
     path("apps/<str:name>/jobs/", apis.JobListApi.as_view(), name="job-list"),
@@ -8,4 +8,6 @@ urlpatterns = [
     path("apps/<str:name>/runs/", apis.RunApi.as_view(), name="run"),
     path("apps/<str:name>/discover/", apis.DiscoverApi.as_view(), name="discover"),
     path("apps/<str:name>/metrics/", traffic_apis.AppMetricsApi.as_view(), name="app-metrics"),
+    path("apps/<str:name>/links/", link_apis.AppLinkListApi.as_view(), name="app-link-list"),
+    path("apps/<str:name>/links/<str:target>/", link_apis.AppLinkDetailApi.as_view(), name="app-link-detail"),
 ]

@@ -31,6 +31,7 @@ class JobSpec:
     shell: bool = False  # run `command` with /bin/sh -c instead of the image's entrypoint (a Docker image's)
     tty: bool = False  # a one-off run with a pseudo-terminal
     stdin: bool = False  # a one-off run that reads what its user types
+    links: tuple[str, ...] = ()  # the other apps whose jobs it may reach: it joins their networks too
 
 
 @dataclass(frozen=True)

@@ -206,14 +206,17 @@ class DockerHostDriver:
         return container
 
     def _app_network_join(self, container_id: str, spec: JobSpec) -> None:
-        """Connects a job's container, before it starts, to its app's network under its internal names. A network
+        """Connects a job's container, before it starts, to its app's network under its internal names, and to the
+        networks of the apps it is linked to (under no name: it reaches them, they do not look it up). A network
         that cannot be made or joined (the engine is out of address pools, a network of that name is not ours) is
         logged, never a reason not to start the job: it still serves through the router."""
-        try:
-            network = app_network(self.client, self.instance, spec.app)
-            self.client.api.connect_container_to_network(container_id, network, aliases=job_internal_names(spec))
-        except (APIError, RuntimeError) as error:
-            log.warning("%s starts without its app's network: %s", spec.name, error)
+        for app, aliases in ((spec.app, job_internal_names(spec)), *((target, None) for target in spec.links)):
+            try:
+                network = app_network(self.client, self.instance, app)
+                self.client.api.connect_container_to_network(container_id, network, aliases=aliases)
+            except (APIError, RuntimeError) as error:
+                network_of = "its app's" if app == spec.app else f"{app}'s (linked)"
+                log.warning("%s starts without %s network: %s", spec.name, network_of, error)
 
     def job_resize(self, container_id: str, rows: int, columns: int) -> None:
         try:
@@ -363,8 +366,20 @@ class DockerHostDriver:
             return
         if (network.attrs.get("Labels") or {}).get(LABEL_INSTANCE) != self.instance:
             return  # not ours
+        for container_id in self._linked_containers(network, app):
+            with contextlib.suppress(NotFound, APIError):
+                network.disconnect(container_id, force=True)  # a linked app's job: the app it reached is gone
         with contextlib.suppress(NotFound):
             network.remove()
+
+    def _linked_containers(self, network, app: str) -> list[str]:
+        """The containers on `app`'s network that are another app's jobs (linked to it), by their labels."""
+        linked = []
+        for container_id in (network.attrs.get("Containers") or {}).keys():
+            with contextlib.suppress(NotFound):
+                if self.client.containers.get(container_id).labels.get(LABEL_APP) != app:
+                    linked.append(container_id)
+        return linked
 
     def _job_container(self, container) -> JobContainer:
         state = container.attrs.get("State", {})

@@ -82,6 +82,8 @@ class MemoryHostDriver:
         self.containers[container_id] = container
         self.specs[container_id] = spec
         self.networks.setdefault(spec.app, {})[container_id] = job_internal_names(spec)
+        for target in spec.links:
+            self.networks.setdefault(target, {})[container_id] = ()
         if spec.env.get("PAAS_RELEASE") in self.unhealthy_releases:
             self.unhealthy.add(container_id)
         return container
@@ -202,12 +204,10 @@ class MemoryHostDriver:
         self.networks.pop(app, None)
 
     def resolve(self, container_id: str, name: str) -> list[str]:
-        """The containers a job's container finds under `name` (`web.APP.internal`): those on its app's network."""
-        app = self.specs[container_id].app
-        network = self.networks.get(app, {})
-        if container_id not in network:
-            return []
-        return sorted(other for other, names in network.items() if name in names)
+        """The containers a job's container finds under `name` (`web.APP.internal`): those with that name on a
+        network it is on (its app's, and those of the apps it is linked to)."""
+        joined = [network for network in self.networks.values() if container_id in network]
+        return sorted({other for network in joined for other, names in network.items() if name in names})
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.failing:

@@ -2,7 +2,7 @@
 
 import click
 
-from paas.cli import account, apps, domains, formation, images, logs, metrics, releases, run, runtime, users
+from paas.cli import account, apps, domains, formation, images, links, logs, metrics, releases, run, runtime, users
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
@@ -96,6 +96,8 @@ for command in (
     domains.domains,
     domains.certs,
     metrics.metrics,
+    links.links,
+    links.discover,
     users.access,
     users.tokens,
     users.users,

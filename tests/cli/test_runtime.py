@@ -1,6 +1,7 @@
 """`paas checks`, `paas limits` and `paas ps` against a live test server and the scheduler loop."""
 
 import json
+import time
 
 from hosts.drivers.memory import MemoryHostDriver
 from tests.cli.test_cli import logged_in, run, scheduler, user  # noqa: F401 - the fixtures
@@ -55,3 +56,25 @@ def test_limits_and_ps_through_the_cli(logged_in, user, scheduler):  # noqa: F81
         scheduler.wakeup.wait(0.1)
     assert "killed: out of memory (limit 128m)" in output
     assert "web.1 killed: out of memory (limit 128m)" in logged_in("events", "-a", "shop").output
+
+
+def test_links_and_discover_through_the_cli(logged_in, user, scheduler):  # noqa: F811
+    deploy(make_app("shop", owner=user))
+    deploy(make_app("stock", owner=user))
+    assert "shop reaches only its own jobs (web.shop.internal)" in logged_in("links", "-a", "shop").output
+    result = logged_in("links", "add", "stock", "-a", "shop")
+    assert result.exit_code == 0 and "shop reaches stock's jobs at TYPE.stock.internal" in result.output
+    assert logged_in("links", "-a", "shop").output.split() == ["shop", "reaches", "stock", "web.stock.internal"]
+    assert logged_in("links", "-a", "stock").output.split() == ["reached", "by", "shop"]
+    result = logged_in("links", "add", "nowhere", "-a", "shop")
+    assert result.exit_code != 0 and "app 'nowhere' not found" in result.output
+    assert "no longer reaches stock" in logged_in("links", "remove", "stock", "-a", "shop").output
+
+    def discovered() -> list[str]:
+        return logged_in("discover", "--process", "web", "-a", "shop").output.splitlines()
+
+    deadline = time.monotonic() + 20
+    while len(discovered()) != 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert discovered()[0].split() == ["job", "release", "host", "internal", "address"]
+    assert discovered()[1].split()[:4] == ["web.1", "v1", "local", "web.shop.internal:5000"]

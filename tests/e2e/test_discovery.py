@@ -1,6 +1,6 @@
 """Discovery on real Docker: an app's worker and one-off runs reach its web process as `web.APP.internal:PORT`,
 without the router, at the address `GET /api/apps/APP/discover/` gives; another app's jobs neither resolve nor
-reach it; destroying the app removes its network."""
+reach it until its owner links them; destroying the app removes its network, linked jobs or not."""
 
 import json
 import urllib.request
@@ -91,6 +91,19 @@ def test_an_apps_jobs_reach_its_web_process_by_name_and_other_apps_cannot(logged
     assert seen[f"{address}:5000"] != "front web.1", seen
     assert seen["web.outsider.internal:5000"] == "outsider web.1", seen  # its own name works
 
+    assert "once its jobs have restarted" in ok(platform.paas("links", "add", "front", "-a", "outsider"))
+    assert "web.front.internal" in ok(platform.paas("links", "-a", "outsider"))
+    assert _probe(platform, "outsider", web["internal"])[web["internal"]] == "front web.1"  # the owner's choice
+    outsider_web = [*labels[1:], "paas.app=outsider"]
+    assert eventually(lambda: _joined(outsider_web, app_network), timeout=60)  # its web job restarted onto it
+
     ok(platform.paas("destroy", "-a", "front", "--confirm", "front"))
     networks = docker.from_env().networks
     assert eventually(lambda: app_network not in [network.name for network in networks.list()], timeout=30)
+    assert "reaches only its own jobs" in ok(platform.paas("links", "-a", "outsider"))
+
+
+def _joined(labels: list[str], network: str) -> bool:
+    """Whether the running containers with these labels are all on `network`, and there is one at least."""
+    containers = docker.from_env().containers.list(filters={"label": labels})
+    return bool(containers) and all(network in c.attrs["NetworkSettings"]["Networks"] for c in containers)

@@ -336,3 +336,52 @@ def test_a_replaced_job_is_stopped_only_once_the_requests_sent_to_it_are_answere
     queued.join(timeout=30)
     assert answers == {"/slow": (200, "v1 /slow"), "/queued": (200, "v1 /queued")}
     assert _get(platform, "queued.localhost")[::2] == (200, "v2 /")
+
+
+EVENTS = """\
+import os
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+RELEASE = os.environ["PAAS_RELEASE"]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for count in range(10_000):
+            self.wfile.write(f"data: {RELEASE} {count}\\n\\n".encode())
+            self.wfile.flush()
+            time.sleep(0.2)
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def test_server_sent_events_flow_as_sent_and_outlive_a_deploy(routed):
+    platform = routed
+    _app_pushed(platform, "events", "events.py", EVENTS)
+    connection = http.client.HTTPConnection("127.0.0.1", platform.router_port, timeout=10)
+    try:
+        connection.request("GET", "/", headers={"Host": "events.localhost", "Accept": "text/event-stream"})
+        stream = connection.getresponse()
+        assert stream.getheader("Content-Type") == "text/event-stream"
+
+        def event() -> str:
+            line = b"\n"
+            while line.strip() == b"":  # the blank line that ends each event
+                line = stream.readline()
+            return line.decode().strip()
+
+        assert event() == "data: v1 0"  # each event as it is sent, not when a buffer fills
+        assert "v2 is live" in ok(platform.paas("env", "set", "COLOUR=blue", "-a", "events"))
+        assert event().startswith("data: v1 ")  # the same stream, from the job being replaced
+    finally:
+        connection.close()
