@@ -22,16 +22,6 @@ class TestDiscover(AppResourceTests):
     path = "discover/"
 
 
-@pytest.fixture
-def user(db):
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def api(user):
-    return client_for(user)
-
-
 def _settle(passes: int = 3) -> None:
     for _ in range(passes):
         reconcile()

@@ -6,7 +6,6 @@ from apps.models import Event, EventAction
 from formations.services import formation_scale
 from scheduler.models import Job, JobState
 from scheduler.services import reconcile
-from tests.api.conftest import client_for
 from tests.api.resources import AppResourceTests
 from tests.factories import UserFactory, deploy, make_app
 
@@ -17,16 +16,6 @@ LINKS = "/api/apps/shop/links/"
 
 class TestLinks(AppResourceTests):
     path = "links/"
-
-
-@pytest.fixture
-def user(db):
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def api(user):
-    return client_for(user)
 
 
 def _settle(passes: int = 6) -> None:
