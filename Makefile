@@ -8,7 +8,7 @@ export PAAS_DATA_DIR ?= $(CURDIR)/var
 # the role and database (pytest-django creates and drops test_paas next to it).
 TEST_DATABASE_URL ?= postgres://paas:paas@127.0.0.1:5432/paas
 
-.PHONY: up test system postgres browser venv stack lint unit unit-postgres e2e bench bench-scale bench-deploy bench-router clean
+.PHONY: up test system postgres browser venv stack lint unit unit-postgres e2e bench bench-scale bench-deploy bench-router bench-placement clean
 
 up: system venv stack
 	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
@@ -63,6 +63,9 @@ bench: venv
 
 bench-scale: venv stack
 	$(PYTHON) bench/scale.py
+
+bench-placement: venv
+	$(PYTHON) bench/placement.py
 
 bench-deploy: venv stack
 	$(PYTHON) bench/deploy.py

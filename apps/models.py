@@ -160,6 +160,7 @@ class EventAction(models.TextChoices):
     ROUTER = "router", "Router settings changed"
     LINK_ADD = "link.add", "Link added"
     LINK_REMOVE = "link.remove", "Link removed"
+    CONSTRAINTS = "constraints", "Placement constraints changed"
 
 
 class Event(models.Model):

@@ -10,6 +10,7 @@ from formations.selectors import formation_get
 from formations.services import (
     checks_update,
     config_update,
+    constraints_update,
     formation_restart,
     formation_scale,
     limits_update,
@@ -189,6 +190,29 @@ class ChecksApi(APIView):
         release = checks_update(app=app, changes=_changes(request.data, CheckSerializer), actor=request.user)
         checks = formation_get(app=app).checks
         return Response({"checks": checks, "release": release.version if release else None})
+
+
+class ConstraintsSerializer(serializers.Serializer):
+    constraints = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Process type -> the tags every host of its jobs must have",
+    )
+
+
+class ConstraintsApi(APIView):
+    """Where an app's jobs may run. PATCH `{"worker": ["ssd"]}` (`null`: anywhere): the process type's jobs are
+    replaced one by one on hosts with those tags (`paas hosts tag`), as by a restart."""
+
+    @extend_schema(responses=ConstraintsSerializer)
+    def get(self, request, name):
+        app = app_get(user=request.user, name=name)
+        return Response({"constraints": formation_get(app=app).constraints})
+
+    @extend_schema(request=ConstraintsSerializer, responses=ConstraintsSerializer)
+    def patch(self, request, name):
+        app = app_get(user=request.user, name=name)
+        formation = constraints_update(app=app, changes=request.data, actor=request.user)
+        return Response({"constraints": formation.constraints})
 
 
 class LimitsApi(APIView):

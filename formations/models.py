@@ -45,6 +45,9 @@ class Formation(models.Model):
     limits = models.JSONField(
         default=dict, blank=True, help_text='Process type -> resource limits {"memory": "512m", "cpus": 0.5}'
     )
+    constraints = models.JSONField(
+        default=dict, blank=True, help_text='Process type -> the tags its hosts must have ["ssd"]'
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

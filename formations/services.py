@@ -353,6 +353,44 @@ def _limits_validated(process_type: str, limits: dict, known: set) -> dict:
     return validated
 
 
+TAG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,29}$")
+
+
+def constraints_update(*, app: App, changes: dict, actor) -> Formation:
+    """Sets (a list of tags) or removes (None) the tags the hosts of process types' jobs must have. The jobs of
+    each changed type are replaced one by one, on hosts that have them, as a restart does."""
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput('a constraints change is a JSON object such as {"worker": ["ssd"]}')
+    with transaction.atomic():
+        formation = _formation_locked(app)
+        constraints = dict(formation.constraints)
+        for process_type, tags in changes.items():
+            if tags is None or tags == []:
+                constraints.pop(process_type, None)
+            else:
+                constraints[process_type] = _tags_validated(process_type, tags)
+        changed = sorted(ptype for ptype in changes if constraints.get(ptype) != formation.constraints.get(ptype))
+        if not changed:
+            return formation
+        formation.constraints = constraints
+        for process_type in changed:
+            formation.generations[process_type] = formation.generation(process_type) + 1
+        formation.save()
+        detail = " ".join(f"{ptype}={','.join(constraints.get(ptype, [])) or 'any'}" for ptype in changed)
+        event_record(app=app, actor=actor, action=EventAction.CONSTRAINTS, detail=detail)
+        transaction.on_commit(lambda: wakeup("scheduler"))
+    return formation
+
+
+def _tags_validated(process_type: str, tags) -> list[str]:
+    if not isinstance(tags, list) or not all(isinstance(tag, str) and TAG.match(tag) for tag in tags):
+        raise InvalidInput(
+            f'{process_type}: constraints are a list of host tags such as ["ssd"] (lowercase letters, digits, '
+            "dots and dashes), or null"
+        )
+    return sorted(set(tags))
+
+
 def limits_update(*, app: App, changes: dict, actor) -> Formation:
     """Sets (or, for None, removes: back to the defaults) process types' memory and CPU limits.
 

@@ -16,6 +16,10 @@ class Host(models.Model):
     address = models.CharField(max_length=255, help_text="Address at which the host's job ports are reached")
     state = models.CharField(max_length=10, choices=HostState.choices, default=HostState.UP)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    memory = models.BigIntegerField(null=True, blank=True, help_text="Bytes of memory it has, as its engine says")
+    cpus = models.FloatField(null=True, blank=True, help_text="CPUs it has, as its engine says")
+    tags = models.JSONField(default=list, blank=True, help_text="Labels that process types' constraints name (ssd)")
+    drained = models.BooleanField(default=False, help_text="It takes no new jobs")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

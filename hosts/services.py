@@ -23,6 +23,33 @@ def host_register_local() -> Host:
             "heartbeat_at": timezone.now(),
         },
     )
+    host_capacity_record(host=host)
+    return host
+
+
+def host_capacity_record(*, host: Host) -> None:
+    """Records the host's memory and CPUs as its engine reports them, for placement; one that does not answer
+    keeps what it had (its placement is then by spread alone)."""
+    try:
+        memory, cpus = host_driver(host).host_capacity()
+    except Exception as error:  # noqa: BLE001 - an engine not up yet: the next registration tries again
+        log.warning("could not read the capacity of host %s: %s", host.name, error)
+        return
+    Host.objects.filter(pk=host.pk).update(memory=memory, cpus=cpus)
+
+
+def host_change(*, host: Host, actor, tags: list[str] | None = None, drained: bool | None = None) -> Host:
+    """Sets a host's tags, or drains it (it takes no new jobs; the scheduler moves its jobs away, each stopping
+    once its replacement elsewhere is up) or undrains it."""
+    from paas.wakeups import wakeup
+
+    if tags is not None:
+        host.tags = sorted(set(tags))
+    if drained is not None:
+        host.drained = drained
+    host.save(update_fields=["tags", "drained"])
+    log.info("host %s changed by %s: tags %s, drained %s", host.name, actor, host.tags, host.drained)
+    wakeup("scheduler")
     return host
 
 

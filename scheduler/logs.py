@@ -124,8 +124,12 @@ def job_logs_collect(live: dict) -> None:
     """A reconcile step: a follower for every job container on a live host (`live`: host id -> LiveHost)."""
     jobs = Job.objects.filter(host__in=live.keys(), state__in=FOLLOWED_STATES).exclude(container_id="")
     jobs = jobs.exclude(attached=True)  # what a `paas run` terminal shows is its user's alone
+    fields = ("host_id", "container_id", "app__name", "process_type", "index", "release__version", "pk", "kind")
     try:
-        targets = [(live[job.host_id].driver, FollowedJob.of(job)) for job in jobs.select_related("app", "release")]
+        targets = [
+            (live[row[0]].driver, FollowedJob(*row[1:3], f"{row[3]}.{row[4]}", *row[5:7], row[7] == JobKind.RELEASE))
+            for row in jobs.values_list(*fields)  # rows, not models: a pass reads every job's
+        ]
         collector.follow(targets)
     except Exception as error:  # noqa: BLE001 - logs never stop a pass
         log.warning("could not start log followers: %s", error)

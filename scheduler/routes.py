@@ -93,19 +93,34 @@ def address_parse(text: str) -> tuple[str, int] | None:
 def job_upstream(job: Job) -> str:
     """Where the router reaches a web job: its own address on its host's container network when the host is this
     machine's engine (no port proxy in between), else the host's address and the job's published port."""
-    if job.private_address and job.host.docker_url.startswith("unix://"):
-        return job.private_address
-    return f"{job.host.address}:{job.host_port}"
+    return _upstream(job.private_address, job.host.docker_url, job.host.address, job.host_port)
 
 
-def routed_jobs() -> dict[str, list[Job]]:
-    """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry."""
-    routes: dict[str, list[Job]] = {name: [] for name in App.objects.values_list("name", flat=True)}
+def _upstream(private_address: str, docker_url: str, host_address: str, host_port) -> str:
+    if private_address and docker_url.startswith("unix://"):
+        return private_address
+    return f"{host_address}:{host_port}"
+
+
+@dataclass(frozen=True)
+class RoutedJob:
+    """A web job the router sends traffic to: its id, its name (web.2) and where the router reaches it."""
+
+    pk: int
+    name: str
+    upstream: str
+
+
+def routed_jobs() -> dict[str, list[RoutedJob]]:
+    """App name -> its web jobs that are up (of every release, during a deploy); every app has an entry. Read as
+    rows: a pass reads every one."""
+    routes: dict[str, list[RoutedJob]] = {name: [] for name in App.objects.values_list("name", flat=True)}
     jobs = Job.objects.filter(
         kind=JobKind.FORMATION, process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False
-    )
-    for job in jobs.select_related("app", "host").order_by("app__name", "index", "pk"):
-        routes[job.app.name].append(job)
+    ).order_by("app__name", "index", "pk")
+    columns = ("pk", "app__name", "index", "private_address", "host__docker_url", "host__address", "host_port")
+    for pk, app, index, *where in jobs.values_list(*columns):
+        routes[app].append(RoutedJob(pk, f"web.{index}", _upstream(*where)))
     return routes
 
 
@@ -120,7 +135,7 @@ def route_table() -> RouteTable:
         Route(
             host=host,
             app=app,
-            upstreams=tuple(job_upstream(job) for job in jobs[app]),
+            upstreams=tuple(job.upstream for job in jobs[app]),
             redirect_https=app in redirects,
             job_ids=tuple(job.pk for job in jobs[app]),
         )

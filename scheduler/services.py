@@ -9,12 +9,14 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.logs import app_log_event
@@ -23,13 +25,14 @@ from apps.services import event_record
 from artifacts.models import ArtifactKind
 from buildpacks.services import build_fail_stale
 from formations.models import Formation
-from formations.services import formation_roll_back
+from formations.services import formation_roll_back, memory_bytes
 from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, host_driver
 from hosts.models import Host
 from hosts.services import host_heartbeat, host_mark_down
 from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
-from scheduler.models import ACTIVE_STATES, ONE_OFF_KINDS, Job, JobKind, JobState
+from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, ONE_OFF_KINDS, Job, JobKind, JobState
 from scheduler.oneoff import one_off_ended, one_off_exit_error, release_phase_step, runs_never_started
+from scheduler.placement import UNKNOWN_MEMORY, HostRoom, JobNeed, placement_plan
 from scheduler.router import ADMIN_ERRORS, router, router_sync
 from scheduler.routes import address_parse, address_text, job_upstream
 from scheduler.selectors import (
@@ -37,6 +40,7 @@ from scheduler.selectors import (
     crash_reason,
     job_is_current,
     job_limits,
+    limits_for,
     rollout_status,
     serving_release,
 )
@@ -72,8 +76,9 @@ def reconcile() -> None:
     with _pass_lock:
         began = timezone.now()
         live = _observe()
+        facts = PassFacts.read()
         for formation in Formation.objects.select_related("app", "release", "releasing"):
-            _formation_step(formation)
+            _formation_step(formation, facts)
         _start_due_jobs(live)
         _check_health(live)
         _converge_replaced(since=began)
@@ -86,12 +91,41 @@ def reconcile() -> None:
         runs_never_started()
 
 
-def _formation_step(formation: Formation) -> None:
+@dataclass
+class PassFacts:
+    """What a pass reads once for every formation, so that a formation with nothing to do costs no query: the
+    active jobs of each app's formation, the apps with a release phase running, the releases with a job that
+    crash-loops, and the drained hosts."""
+
+    jobs: dict[int, list[Job]]
+    releasing_apps: set[int]
+    crash_looping: set[int]
+    drained: set[int]
+
+    @classmethod
+    def read(cls) -> "PassFacts":
+        jobs: dict[int, list[Job]] = {}
+        needed = ("app_id", "release_id", "process_type", "index", "generation", "host_id", "state", "container_id")
+        for job in Job.objects.filter(kind=JobKind.FORMATION, state__in=ACTIVE_STATES).only(*needed):
+            jobs.setdefault(job.app_id, []).append(job)
+        release_jobs = Job.objects.filter(kind=JobKind.RELEASE, state__in=ACTIVE_STATES)
+        crashing = Job.objects.filter(state=JobState.CRASHED, crash_streak__gte=CRASHES_BEFORE_FAILED)
+        return cls(
+            jobs=jobs,
+            releasing_apps=set(release_jobs.values_list("app_id", flat=True)),
+            crash_looping=set(crashing.values_list("release_id", flat=True)),
+            drained=set(Host.objects.filter(drained=True).values_list("pk", flat=True)),
+        )
+
+
+def _formation_step(formation: Formation, facts: PassFacts) -> None:
     """One app's share of a pass; an app whose step fails is retried next pass and never stops the others."""
     try:
-        formation = release_phase_step(formation)
-        formation = _roll_back_failed_deploy(formation)
-        _converge_formation(formation)
+        if formation.releasing_id or formation.app_id in facts.releasing_apps:
+            formation = release_phase_step(formation)
+        if formation.release_id in facts.crash_looping:
+            formation = _roll_back_failed_deploy(formation)
+        _converge_formation(formation, facts.jobs.get(formation.app_id, []), facts.drained)
     except Exception:
         log.exception("could not converge %s", formation.app.name)
 
@@ -123,20 +157,44 @@ def _observe() -> dict[int, LiveHost]:
     return live
 
 
+class ObservedJob(NamedTuple):
+    """The columns of a job that tell whether its container, as listed, changes anything for it."""
+
+    pk: int
+    state: str
+    kind: str
+    container_id: str
+    private_address: str
+    started_at: object
+
+
 def _observe_host(live: LiveHost, listed_at) -> None:
-    jobs = Job.objects.filter(host=live.host).exclude(state=JobState.STOPPED).select_related("app")
-    jobs = {job.pk: job for job in jobs}
+    """Removes the containers no job owns, then brings in line the jobs whose container changed anything; the
+    others (most, on an idle platform) cost a row each, not a model."""
+    rows = Job.objects.filter(host=live.host).exclude(state=JobState.STOPPED).values_list(*ObservedJob._fields)
+    jobs = {row[0]: ObservedJob(*row) for row in rows}
     for job_id, container in live.containers.items():
         job = jobs.get(job_id)
         being_started = job is not None and job.state == JobState.PENDING and not job.container_id  # a `paas run`
         if job is None or (job.container_id != container.container_id and not being_started):
             with contextlib.suppress(Exception):
                 live.driver.job_remove(container.container_id)
-    for job in jobs.values():
-        if job.kind in ONE_OFF_KINDS and job.started_at and job.started_at >= listed_at:
-            continue  # a `paas run` started after the listing: its container is not in it yet
+    changed = [pk for pk, job in jobs.items() if _container_changes(job, live.containers.get(pk), listed_at)]
+    for job in Job.objects.filter(pk__in=changed).select_related("app"):
         with _job_step(job, "observe"):
             _observe_job(job, live.driver, live.containers.get(job.pk))
+
+
+def _container_changes(job: ObservedJob, container: JobContainer | None, listed_at) -> bool:
+    """Whether _observe_job has something to do for this job, given its container as listed."""
+    gone = container is None or container.container_id != job.container_id or not container.running
+    if job.kind in ONE_OFF_KINDS:
+        started_since = job.started_at is not None and job.started_at >= listed_at  # not in the listing yet
+        return not started_since and job.state in (JobState.STARTING, JobState.UP, JobState.STOPPING) and gone
+    if job.state in (JobState.STARTING, JobState.UP):
+        moved = bool(container and container.private_address)
+        return gone or (moved and address_text(container.private_address) != job.private_address)
+    return job.state == JobState.STOPPING and (container is None or not container.running)
 
 
 def _observe_job(job: Job, driver, container: JobContainer | None) -> None:
@@ -245,34 +303,46 @@ def _converge_replaced(*, since) -> None:
             log.exception("could not converge %s", formation.app.name)
 
 
-def _converge_formation(formation: Formation) -> None:
-    """Creates the jobs the formation lacks and marks for stopping the ones it no longer wants."""
-    jobs = list(Job.objects.filter(app=formation.app, kind=JobKind.FORMATION, state__in=ACTIVE_STATES))
-    release = formation.release
+def _converge_formation(formation: Formation, jobs: list[Job] | None = None, drained: set[int] | None = None) -> None:
+    """Creates the jobs the formation lacks and marks for stopping the ones it no longer wants (`jobs`: its active
+    jobs, read here when not given). A job on a drained host is replaced as a stale one is: it stops once its
+    replacement, placed elsewhere, is up."""
+    if jobs is None:
+        jobs = list(Job.objects.filter(app=formation.app, kind=JobKind.FORMATION, state__in=ACTIVE_STATES))
+    if drained is None:
+        drained = set(Host.objects.filter(drained=True).values_list("pk", flat=True))
     desired = set()
-    if release is not None:
+    if formation.release is not None:
         desired = {(ptype, i) for ptype, count in formation.counts.items() for i in range(1, count + 1)}
-    current = {}
-    for job in jobs:
-        if job_is_current(job, formation):
-            slot = (job.process_type, job.index)
-            if slot in desired and slot not in current:
-                current[slot] = job
-            else:
-                _job_stop(job)
+    current = _current_slots(formation, jobs, desired, drained)
     for ptype, index in sorted(desired - current.keys()):
         current[(ptype, index)] = Job.objects.create(
             app=formation.app,
-            release=release,
+            release=formation.release,
             process_type=ptype,
             index=index,
             generation=formation.generation(ptype),
         )
     for job in jobs:
-        if not job_is_current(job, formation):
-            replacement = current.get((job.process_type, job.index))
+        replacement = current.get((job.process_type, job.index))
+        if replacement is not job and (not job_is_current(job, formation) or job.host_id in drained):
             if replacement is None or replacement.state == JobState.UP:
                 _job_stop(job)
+
+
+def _current_slots(formation: Formation, jobs: list[Job], desired: set, drained: set[int]) -> dict:
+    """(process type, index) -> the job that fills that slot of the formation; current jobs with no slot to fill
+    are stopped, and a current job on a drained host fills none (it is replaced)."""
+    current = {}
+    for job in jobs:
+        if not job_is_current(job, formation):
+            continue
+        slot = (job.process_type, job.index)
+        if slot in desired and slot not in current and job.host_id not in drained:
+            current[slot] = job
+        elif slot not in desired or slot in current:
+            _job_stop(job)
+    return current
 
 
 def _job_stop(job: Job) -> None:
@@ -295,25 +365,62 @@ def _start_due_jobs(live: dict[int, LiveHost]) -> None:
 
 
 def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobSpec]]:
-    """The jobs due to start, each with the least busy live host and the container it runs as."""
+    """The jobs due to start, each with the live host placement picks for it (scheduler.placement) and the
+    container it runs as. A job no host can take (none up and undrained, none with room or with the tags it
+    needs) waits for the next pass."""
     now = timezone.now()
     due = Job.objects.filter(
         Q(state=JobState.PENDING, kind__in=(JobKind.FORMATION, JobKind.RELEASE))
         | Q(state=JobState.CRASHED, kind=JobKind.FORMATION)
     ).select_related("app", "release__artifact")
-    load = _host_load(live)
+    due = [job for job in due if not (job.restart_at and job.restart_at > now)]
+    if not due:
+        return []
+    formations = {formation.app_id: formation for formation in Formation.objects.filter(app__in={j.app for j in due})}
+    needs = [_job_need(job, formations.get(job.app_id)) for job in due]
+    plan = placement_plan(needs, *_host_rooms(live))
     placed = []
-    for job in due:
-        if job.restart_at and job.restart_at > now:
+    for job, need in zip(due, needs, strict=True):
+        host_pk = plan[need.key]
+        if host_pk is None:
+            log.warning("no host can take %s %s now: %s", job.app.name, job.name, _unplaced_reason(need, live))
             continue
-        if not load:
-            log.warning("no host is up to run %s %s", job.app.name, job.name)
-            break
-        host_pk = min(load, key=load.get)
-        load[host_pk] += 1
         with _job_step(job, "prepare"):
             placed.append((job, live[host_pk], job_spec(job)))
     return placed
+
+
+def _job_need(job: Job, formation: Formation | None) -> JobNeed:
+    """What placement needs to know of a job: its group, its memory limit, and the tags its host must have."""
+    limits = limits_for(((formation.limits if formation else None) or {}).get(job.process_type, {}))
+    constraints = ((formation.constraints if formation else None) or {}).get(job.process_type, [])
+    return JobNeed(job.pk, (job.app.name, job.process_type), memory_bytes(limits["memory"]), frozenset(constraints))
+
+
+def _host_rooms(live: dict[int, LiveHost]) -> tuple[list[HostRoom], Counter]:
+    """The live hosts that take new jobs, with the memory their jobs' limits leave, and how many jobs of each
+    (app, process type) every live host runs."""
+    limits = dict(Formation.objects.values_list("app_id", "limits"))
+    active = Job.objects.filter(host__in=live.keys(), state__in=ACTIVE_STATES)
+    used, running = Counter(), Counter()
+    for host_id, app_id, app_name, process_type in active.values_list("host_id", "app_id", "app__name", "process_type"):
+        used[host_id] += memory_bytes(limits_for((limits.get(app_id) or {}).get(process_type, {}))["memory"])
+        running[((app_name, process_type), host_id)] += 1
+    rooms = [
+        HostRoom(pk, (entry.host.memory or UNKNOWN_MEMORY) - used[pk], frozenset(entry.host.tags or ()))
+        for pk, entry in live.items()
+        if not entry.host.drained
+    ]
+    return rooms, running
+
+
+def _unplaced_reason(need: JobNeed, live: dict[int, LiveHost]) -> str:
+    takers = [entry.host for entry in live.values() if not entry.host.drained]
+    if not takers:
+        return "no host is up and taking jobs"
+    if need.constraints and not any(need.constraints <= set(host.tags or ()) for host in takers):
+        return f"no host up has the tags {', '.join(sorted(need.constraints))}"
+    return f"no host up has {need.memory // 1024**2} MiB of memory left for it"
 
 
 @dataclass(frozen=True)
@@ -341,17 +448,6 @@ def _container_start(job: Job, driver, spec: JobSpec) -> Started | Exception:
         if passes or time.monotonic() > deadline:
             return Started(container, passes, result)
         time.sleep(CHECK_SPACING)
-
-
-def _host_load(live: dict[int, LiveHost]) -> dict[int, int]:
-    """Live host id -> how many active jobs it runs."""
-    counts = (
-        Job.objects.filter(host__in=live.keys(), state__in=ACTIVE_STATES)
-        .values("host")
-        .annotate(jobs=Count("pk"))
-        .values_list("host", "jobs")
-    )
-    return {pk: 0 for pk in live} | dict(counts)
 
 
 def job_spec(job: Job) -> JobSpec:

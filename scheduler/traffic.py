@@ -187,8 +187,8 @@ def traffic_collect(path: Path | None = None) -> int:
     if not lines:
         return 0
     table = route_table()
-    serving = [job for app_jobs in routed_jobs().values() for job in app_jobs] + draining_jobs()
-    jobs = {job_upstream(job): job.name for job in serving}
+    jobs = {job_upstream(job): job.name for job in draining_jobs()}
+    jobs |= {job.upstream: job.name for app_jobs in routed_jobs().values() for job in app_jobs}
     accesses = [access for access in (access_parse(line, table, jobs) for line in lines) if access]
     traffic_record(accesses)
     return len(accesses)

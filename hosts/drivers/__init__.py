@@ -143,6 +143,10 @@ class HostDriver(Protocol):
         """The references of this platform's app runtime images on the host (`paas-app/APP:INSTANCE-...`)."""
         ...
 
+    def host_capacity(self) -> tuple[int | None, float | None]:
+        """The host's memory (bytes) and CPUs, as its engine reports them; None for what it does not say."""
+        ...
+
     def app_networks(self) -> list[str]:
         """The names of the apps that have a network of their own on the host (made by their jobs' first start)."""
         ...

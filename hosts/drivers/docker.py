@@ -352,6 +352,10 @@ class DockerHostDriver:
         tags = [tag for image in self.client.images.list(name="paas-app/*") for tag in image.tags]
         return sorted(tag for tag in tags if tag.startswith("paas-app/") and tag.rpartition(":")[2].startswith(mine))
 
+    def host_capacity(self) -> tuple[int | None, float | None]:
+        info = self.client.info()
+        return info.get("MemTotal") or None, float(info["NCPU"]) if info.get("NCPU") else None
+
     def app_networks(self) -> list[str]:
         """The apps that have a network of their own on the host, from the networks' labels."""
         networks = self.client.networks.list(filters={"label": [f"{LABEL_INSTANCE}={self.instance}", LABEL_APP]})

@@ -44,6 +44,8 @@ class MemoryHostDriver:
 
     def __init__(self, name: str):
         self.name = name
+        self.memory: int | None = None  # what host_capacity reports, as a test sets it
+        self.cpus: float | None = None
         self.containers: dict[str, JobContainer] = {}
         self.specs: dict[str, JobSpec] = {}
         self.unhealthy: set[str] = set()
@@ -195,6 +197,10 @@ class MemoryHostDriver:
     def app_networks(self) -> list[str]:
         self._maybe_fail("app_networks")
         return sorted(self.networks)
+
+    def host_capacity(self) -> tuple[int | None, float | None]:
+        self._maybe_fail("host_capacity")
+        return self.memory, self.cpus
 
     def app_network_remove(self, app: str) -> None:
         """As Docker does, refuses while a container is still on it."""

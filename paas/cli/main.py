@@ -2,7 +2,21 @@
 
 import click
 
-from paas.cli import account, apps, domains, formation, images, links, logs, metrics, releases, run, runtime, users
+from paas.cli import (
+    account,
+    apps,
+    domains,
+    formation,
+    hosts,
+    images,
+    links,
+    logs,
+    metrics,
+    releases,
+    run,
+    runtime,
+    users,
+)
 from paas.cli.client import ApiClient
 from paas.cli.options import remember_app
 
@@ -98,6 +112,8 @@ for command in (
     metrics.metrics,
     links.links,
     links.discover,
+    hosts.hosts,
+    hosts.constraints,
     users.access,
     users.tokens,
     users.users,

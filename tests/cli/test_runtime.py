@@ -78,3 +78,21 @@ def test_links_and_discover_through_the_cli(logged_in, user, scheduler):  # noqa
         time.sleep(0.2)
     assert discovered()[0].split() == ["job", "release", "host", "internal", "address"]
     assert discovered()[1].split()[:4] == ["web.1", "v1", "local", "web.shop.internal:5000"]
+
+
+def test_hosts_and_constraints_through_the_cli(logged_in, user, scheduler):  # noqa: F811
+    deploy(make_app("shop", owner=user), processes={"web": "serve", "worker": "work"})
+    assert logged_in("hosts").exit_code != 0  # staff only
+    user.is_staff = True
+    user.save()
+    header, local = logged_in("hosts").output.splitlines()
+    assert header.split() == ["host", "state", "heartbeat", "memory", "cpus", "jobs", "tags"]
+    assert local.split()[:2] == ["local", "up"]
+    assert "local: tags eu, ssd" in logged_in("hosts", "tag", "local", "ssd", "eu").output
+    assert "its jobs move to other hosts" in logged_in("hosts", "drain", "local").output
+    assert logged_in("hosts").output.splitlines()[1].split()[:3] == ["local", "up,", "drained"]
+    assert "local takes jobs again" in logged_in("hosts", "undrain", "local").output
+    assert logged_in("constraints", "-a", "shop").output == "Every process type runs on any host.\n"
+    assert "worker runs on hosts tagged ssd" in logged_in("constraints", "set", "worker", "ssd", "-a", "shop").output
+    assert logged_in("constraints", "-a", "shop").output.split() == ["worker", "ssd"]
+    assert "worker runs on any host" in logged_in("constraints", "unset", "worker", "-a", "shop").output
