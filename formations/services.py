@@ -363,8 +363,13 @@ def constraints_update(*, app: App, changes: dict, actor) -> Formation:
         raise InvalidInput('a constraints change is a JSON object such as {"worker": ["ssd"]}')
     with transaction.atomic():
         formation = _formation_locked(app)
+        known = set(formation.release.processes) if formation.release else set()
         constraints = dict(formation.constraints)
         for process_type, tags in changes.items():
+            if known and process_type not in known:
+                raise InvalidInput(
+                    f"no process type {process_type!r} in this app; its types are: {', '.join(sorted(known))}"
+                )
             if tags is None or tags == []:
                 constraints.pop(process_type, None)
             else:
@@ -383,10 +388,10 @@ def constraints_update(*, app: App, changes: dict, actor) -> Formation:
 
 
 def _tags_validated(process_type: str, tags) -> list[str]:
-    if not isinstance(tags, list) or not all(isinstance(tag, str) and TAG.match(tag) for tag in tags):
+    if not isinstance(tags, list) or len(tags) > 10 or not all(isinstance(tag, str) and TAG.match(tag) for tag in tags):
         raise InvalidInput(
-            f'{process_type}: constraints are a list of host tags such as ["ssd"] (lowercase letters, digits, '
-            "dots and dashes), or null"
+            f'{process_type}: constraints are a list of up to 10 host tags such as ["ssd"] (lowercase letters, '
+            "digits, dots and dashes), or null"
         )
     return sorted(set(tags))
 

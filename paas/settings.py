@@ -216,6 +216,8 @@ PAAS_CADDY = os.environ.get("PAAS_CADDY", "")
 # Limits of each job container and each build container (memory in Docker's units: 512m, 2g; CPUs may be
 # fractional, and are capped at what the host has); PAAS_PIDS_LIMIT caps the processes of either.
 PAAS_JOB_MEMORY = os.environ.get("PAAS_JOB_MEMORY", "512m")
+# Memory limits are caps, not reservations: a host takes jobs whose limits add up to this many times its memory.
+PAAS_MEMORY_OVERCOMMIT = float(os.environ.get("PAAS_MEMORY_OVERCOMMIT", "4"))
 PAAS_JOB_CPUS = float(os.environ.get("PAAS_JOB_CPUS", "1"))
 PAAS_BUILD_MEMORY = os.environ.get("PAAS_BUILD_MEMORY", "2g")
 PAAS_BUILD_CPUS = float(os.environ.get("PAAS_BUILD_CPUS", "2"))

@@ -67,14 +67,14 @@ def _candidates(need: JobNeed, rooms: list[HostRoom], counts: Counter) -> list[t
 def _take(heap: list[tuple[int, int, int]], need: JobNeed, rooms: dict[int, HostRoom], counts: Counter) -> int | None:
     while heap:
         count, negative_free, host_id = heap[0]
-        room = rooms[host_id]
-        if -negative_free != room.free_memory:  # another group has used memory there since
-            heapq.heapreplace(heap, (count, -room.free_memory, host_id))
+        room, placed = rooms[host_id], counts[(need.group, host_id)]
+        if -negative_free != room.free_memory or count != placed:  # another group (or shape) has used it since
+            heapq.heapreplace(heap, (placed, -room.free_memory, host_id))
         elif room.free_memory < need.memory:
             heapq.heappop(heap)  # too full for this group's jobs, which all need as much
         else:
             room.free_memory -= need.memory
             counts[(need.group, host_id)] += 1
-            heapq.heapreplace(heap, (count + 1, -room.free_memory, host_id))
+            heapq.heapreplace(heap, (placed + 1, -room.free_memory, host_id))
             return host_id
     return None

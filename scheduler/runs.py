@@ -115,9 +115,9 @@ def _run_recorded(app: App, actor, release, command: str, attached: bool) -> Job
 
 
 def _least_busy_host() -> Host:
-    hosts = list(Host.objects.filter(state=HostState.UP))
+    hosts = list(Host.objects.filter(state=HostState.UP, drained=False))
     if not hosts:
-        raise Conflict("no host is up to run on; see `paas hosts`")
+        raise Conflict("no host is up and taking jobs to run on; see `paas hosts`")
     busy = {host.pk: Job.objects.filter(host=host, state__in=ACTIVE_STATES).count() for host in hosts}
     return min(hosts, key=lambda host: busy[host.pk])
 

@@ -60,6 +60,7 @@ DRAIN_SETTLE = 0.05  # seconds after a job leaves the router before its requests
 DRAIN_WAIT = 0.5  # seconds a pass waits for those requests to end; a job still answering waits for the next pass
 DRAIN_POLL = 0.02  # seconds between two questions to the router meanwhile
 _pass_lock = threading.Lock()
+_unplaced_told: set[int] = set()  # jobs no host could take, whose warning has been logged
 
 
 @dataclass
@@ -106,6 +107,7 @@ class PassFacts:
     def read(cls) -> "PassFacts":
         jobs: dict[int, list[Job]] = {}
         needed = ("app_id", "release_id", "process_type", "index", "generation", "host_id", "state", "container_id")
+        needed += ("created_at",)
         for job in Job.objects.filter(kind=JobKind.FORMATION, state__in=ACTIVE_STATES).only(*needed):
             jobs.setdefault(job.app_id, []).append(job)
         release_jobs = Job.objects.filter(kind=JobKind.RELEASE, state__in=ACTIVE_STATES)
@@ -334,8 +336,11 @@ def _current_slots(formation: Formation, jobs: list[Job], desired: set, drained:
     """(process type, index) -> the job that fills that slot of the formation; current jobs with no slot to fill
     are stopped, and a current job on a drained host fills none (it is replaced)."""
     current = {}
-    for job in jobs:
+    for job in sorted(jobs, key=lambda job: job.created_at):  # an older job keeps its slot until replaced
         if not job_is_current(job, formation):
+            continue
+        if job.host_id in drained and not job.container_id:
+            _job_stop(job)  # crashed on a drained host: its replacement starts elsewhere, not it as well
             continue
         slot = (job.process_type, job.index)
         if slot in desired and slot not in current and job.host_id not in drained:
@@ -383,8 +388,11 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
     for job, need in zip(due, needs, strict=True):
         host_pk = plan[need.key]
         if host_pk is None:
-            log.warning("no host can take %s %s now: %s", job.app.name, job.name, _unplaced_reason(need, live))
+            if job.pk not in _unplaced_told:
+                log.warning("no host can take %s %s now: %s", job.app.name, job.name, _unplaced_reason(need, live))
+                _unplaced_told.add(job.pk)
             continue
+        _unplaced_told.discard(job.pk)
         with _job_step(job, "prepare"):
             placed.append((job, live[host_pk], job_spec(job)))
     return placed
@@ -401,17 +409,23 @@ def _host_rooms(live: dict[int, LiveHost]) -> tuple[list[HostRoom], Counter]:
     """The live hosts that take new jobs, with the memory their jobs' limits leave, and how many jobs of each
     (app, process type) every live host runs."""
     limits = dict(Formation.objects.values_list("app_id", "limits"))
-    active = Job.objects.filter(host__in=live.keys(), state__in=ACTIVE_STATES)
+    running_states = (JobState.STARTING, JobState.UP)  # with a container: a crashed or pending job holds nothing
+    active = Job.objects.filter(host__in=live.keys(), state__in=running_states).exclude(container_id="")
     used, running = Counter(), Counter()
     for host_id, app_id, app_name, process_type in active.values_list("host_id", "app_id", "app__name", "process_type"):
         used[host_id] += memory_bytes(limits_for((limits.get(app_id) or {}).get(process_type, {}))["memory"])
         running[((app_name, process_type), host_id)] += 1
     rooms = [
-        HostRoom(pk, (entry.host.memory or UNKNOWN_MEMORY) - used[pk], frozenset(entry.host.tags or ()))
+        HostRoom(pk, _memory_offered(entry.host) - used[pk], frozenset(entry.host.tags or ()))
         for pk, entry in live.items()
         if not entry.host.drained
     ]
     return rooms, running
+
+
+def _memory_offered(host: Host) -> int:
+    """The memory limits a host takes jobs up to: PAAS_MEMORY_OVERCOMMIT times its memory (limits are caps)."""
+    return int(host.memory * settings.PAAS_MEMORY_OVERCOMMIT) if host.memory else UNKNOWN_MEMORY
 
 
 def _unplaced_reason(need: JobNeed, live: dict[int, LiveHost]) -> str:
@@ -420,7 +434,10 @@ def _unplaced_reason(need: JobNeed, live: dict[int, LiveHost]) -> str:
         return "no host is up and taking jobs"
     if need.constraints and not any(need.constraints <= set(host.tags or ()) for host in takers):
         return f"no host up has the tags {', '.join(sorted(need.constraints))}"
-    return f"no host up has {need.memory // 1024**2} MiB of memory left for it"
+    return (
+        f"no host up has {need.memory // 1024**2} MiB of memory left for it (its jobs' limits may add up to "
+        f"{settings.PAAS_MEMORY_OVERCOMMIT:g}x its memory: PAAS_MEMORY_OVERCOMMIT)"
+    )
 
 
 @dataclass(frozen=True)

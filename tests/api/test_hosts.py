@@ -47,5 +47,7 @@ def test_constraints_are_set_per_process_type_and_replace_its_jobs(api, user, dr
     formation = Formation.objects.get(app__name="shop")
     assert formation.generation("worker") == 1 and formation.generation("web") == 0  # workers are replaced
     bad = api.patch("/api/apps/shop/constraints/", {"worker": "ssd"}, format="json")
-    assert bad.status_code == 400 and "a list of host tags" in bad.json()["error"]
+    assert bad.status_code == 400 and "a list of up to 10 host tags" in bad.json()["error"]
+    typo = api.patch("/api/apps/shop/constraints/", {"wrker": ["ssd"]}, format="json")
+    assert typo.status_code == 400 and "its types are: web, worker" in typo.json()["error"]
     assert api.patch("/api/apps/shop/constraints/", {"worker": None}, format="json").json() == {"constraints": {}}

@@ -12,6 +12,7 @@ from hosts.models import Host, HostState
 from hosts.services import host_register_local
 from scheduler.models import Job, JobState
 from scheduler.placement import HostRoom, JobNeed, placement_plan
+from scheduler.runs import RunStart, run_start
 from scheduler.services import reconcile
 from tests.factories import deploy, make_app
 
@@ -109,7 +110,8 @@ def test_a_process_type_with_constraints_runs_only_on_hosts_with_its_tags(two_ho
 
 
 @pytest.mark.django_db
-def test_a_job_no_host_has_memory_for_waits_and_says_why(two_hosts, caplog):
+def test_a_job_no_host_has_memory_for_waits_and_says_why(two_hosts, caplog, settings):
+    settings.PAAS_MEMORY_OVERCOMMIT = 1
     Host.objects.update(memory=600 * 1024**2)  # room for one 512m job each
     app = _scaled({"web": 3})
     assert _hosts_of(app) == {"local": 1, "second": 1}
@@ -147,3 +149,29 @@ def test_a_drained_host_keeps_its_jobs_when_no_other_host_can_take_them(driver):
         reconcile()
     assert _hosts_of(app) == {"local": 2}
     assert Job.objects.filter(app=app, state=JobState.PENDING).count() == 2  # waiting for a host to take them
+
+
+@pytest.mark.django_db
+def test_memory_limits_are_caps_a_host_takes_up_to_the_overcommit_and_a_crash_on_a_full_host_restarts(
+    two_hosts, settings
+):
+    settings.PAAS_MEMORY_OVERCOMMIT = 2
+    Host.objects.update(memory=1024**3)  # 1 GiB each: 2 GiB of limits, four 512m jobs
+    app = _scaled({"web": 8})
+    assert _hosts_of(app) == {"local": 4, "second": 4}
+    local, _ = two_hosts
+    job = Job.objects.filter(app=app, host__name="local", state=JobState.UP).first()
+    local.exit(job.container_id, 1)
+    for _ in range(3):
+        reconcile()
+        Job.objects.filter(pk=job.pk).update(restart_at=None)  # no backoff wait
+    job.refresh_from_db()
+    assert job.state == JobState.UP and job.host.name == "local"  # the crashed job held no memory of its own
+
+
+@pytest.mark.django_db
+def test_a_one_off_run_starts_on_a_host_that_is_not_drained(two_hosts):
+    app = _scaled({"web": 1})
+    Host.objects.filter(name="local").update(drained=True)
+    job, _ = run_start(app=app, actor=app.owner, start=RunStart("echo hi", attached=False))
+    assert job.host.name == "second"
