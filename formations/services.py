@@ -374,17 +374,25 @@ def constraints_update(*, app: App, changes: dict, actor) -> Formation:
                 constraints.pop(process_type, None)
             else:
                 constraints[process_type] = _tags_validated(process_type, tags)
-        changed = sorted(ptype for ptype in changes if constraints.get(ptype) != formation.constraints.get(ptype))
-        if not changed:
-            return formation
-        formation.constraints = constraints
+        changed = _types_replaced(formation, "constraints", constraints, changes)
+        if changed:
+            detail = " ".join(f"{ptype}={','.join(constraints.get(ptype, [])) or 'any'}" for ptype in changed)
+            event_record(app=app, actor=actor, action=EventAction.CONSTRAINTS, detail=detail)
+    return formation
+
+
+def _types_replaced(formation: Formation, field: str, values: dict, changes: dict) -> list[str]:
+    """Sets the formation's per-process-type `field` to `values`. The process types whose entry changed get a new
+    restart generation, so that their jobs are replaced one by one; returns them (none: nothing is saved)."""
+    before = getattr(formation, field)
+    changed = sorted(ptype for ptype in changes if values.get(ptype) != before.get(ptype))
+    if changed:
+        setattr(formation, field, values)
         for process_type in changed:
             formation.generations[process_type] = formation.generation(process_type) + 1
         formation.save()
-        detail = " ".join(f"{ptype}={','.join(constraints.get(ptype, [])) or 'any'}" for ptype in changed)
-        event_record(app=app, actor=actor, action=EventAction.CONSTRAINTS, detail=detail)
         transaction.on_commit(lambda: wakeup("scheduler"))
-    return formation
+    return changed
 
 
 def _tags_validated(process_type: str, tags) -> list[str]:
@@ -417,15 +425,9 @@ def limits_update(*, app: App, changes: dict, actor) -> Formation:
                 }
             else:
                 raise InvalidInput(f"{process_type}: limits are an object with memory and cpus, or null")
-        changed = sorted(ptype for ptype in changes if limits.get(ptype) != formation.limits.get(ptype))
-        if not changed:
-            return formation
-        formation.limits = limits
-        for process_type in changed:
-            formation.generations[process_type] = formation.generation(process_type) + 1
-        formation.save()
-        event_record(app=app, actor=actor, action=EventAction.LIMITS, detail=_limits_description(limits, changed))
-        transaction.on_commit(lambda: wakeup("scheduler"))
+        changed = _types_replaced(formation, "limits", limits, changes)
+        if changed:
+            event_record(app=app, actor=actor, action=EventAction.LIMITS, detail=_limits_description(limits, changed))
     return formation
 
 
