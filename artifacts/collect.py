@@ -283,10 +283,11 @@ def _collect_caches(collected: Collected) -> None:
 def _collect_networks(collected: Collected) -> None:
     """The networks of apps that no longer exist (a destroy that missed a host, or a job that started meanwhile),
     on every host that is up."""
+    existing = set(App.objects.values_list("name", flat=True))
     for host in Host.objects.filter(state=HostState.UP):
         driver = host_driver(host)
         try:
-            gone = set(driver.app_networks()) - set(App.objects.values_list("name", flat=True))
+            gone = set(driver.app_networks()) - existing
         except Exception as error:  # noqa: BLE001 - tried again next time
             log.warning("could not list the networks of host %s: %s", host.name, error)
             continue

@@ -381,9 +381,9 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
     due = [job for job in due if not (job.restart_at and job.restart_at > now)]
     if not due:
         return []
-    formations = {formation.app_id: formation for formation in Formation.objects.filter(app__in={j.app for j in due})}
-    needs = [_job_need(job, formations.get(job.app_id)) for job in due]
-    plan = placement_plan(needs, *_host_rooms(live))
+    formations = {row[0]: row[1:] for row in Formation.objects.values_list("app_id", "limits", "constraints")}
+    needs = [_job_need(job, *formations.get(job.app_id, ({}, {}))) for job in due]
+    plan = placement_plan(needs, *_host_rooms(live, {app_id: limits for app_id, (limits, _) in formations.items()}))
     placed = []
     for job, need in zip(due, needs, strict=True):
         host_pk = plan[need.key]
@@ -398,22 +398,26 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
     return placed
 
 
-def _job_need(job: Job, formation: Formation | None) -> JobNeed:
-    """What placement needs to know of a job: its group, its memory limit, and the tags its host must have."""
-    limits = limits_for(((formation.limits if formation else None) or {}).get(job.process_type, {}))
-    constraints = ((formation.constraints if formation else None) or {}).get(job.process_type, [])
-    return JobNeed(job.pk, (job.app.name, job.process_type), memory_bytes(limits["memory"]), frozenset(constraints))
+def _job_need(job: Job, limits: dict, constraints: dict) -> JobNeed:
+    """What placement needs to know of a job (`limits`, `constraints`: its formation's): its group, its memory
+    limit, and the tags its host must have."""
+    tags = frozenset((constraints or {}).get(job.process_type, []))
+    return JobNeed(job.pk, (job.app.name, job.process_type), _memory_limit(limits, job.process_type), tags)
 
 
-def _host_rooms(live: dict[int, LiveHost]) -> tuple[list[HostRoom], Counter]:
-    """The live hosts that take new jobs, with the memory their jobs' limits leave, and how many jobs of each
-    (app, process type) every live host runs."""
-    limits = dict(Formation.objects.values_list("app_id", "limits"))
+def _memory_limit(limits: dict | None, process_type: str) -> int:
+    """A process type's memory limit in bytes, from its formation's limits (the default when unset)."""
+    return memory_bytes(limits_for((limits or {}).get(process_type, {}))["memory"])
+
+
+def _host_rooms(live: dict[int, LiveHost], limits: dict[int, dict]) -> tuple[list[HostRoom], Counter]:
+    """The live hosts that take new jobs, with the memory their jobs' limits leave (`limits`: each app's
+    formation's), and how many jobs of each (app, process type) every live host runs."""
     running_states = (JobState.STARTING, JobState.UP)  # with a container: a crashed or pending job holds nothing
     active = Job.objects.filter(host__in=live.keys(), state__in=running_states).exclude(container_id="")
     used, running = Counter(), Counter()
     for host_id, app_id, app_name, process_type in active.values_list("host_id", "app_id", "app__name", "process_type"):
-        used[host_id] += memory_bytes(limits_for((limits.get(app_id) or {}).get(process_type, {}))["memory"])
+        used[host_id] += _memory_limit(limits.get(app_id), process_type)
         running[((app_name, process_type), host_id)] += 1
     rooms = [
         HostRoom(pk, _memory_offered(entry.host) - used[pk], frozenset(entry.host.tags or ()))
