@@ -8,14 +8,23 @@ export PAAS_DATA_DIR ?= $(CURDIR)/var
 # the role and database (pytest-django creates and drops test_paas next to it).
 TEST_DATABASE_URL ?= postgres://paas:paas@127.0.0.1:5432/paas
 
-.PHONY: up test system postgres browser venv stack lint unit unit-postgres e2e bench bench-scale bench-deploy bench-router bench-placement clean
+.PHONY: up test cluster cluster-stop system postgres redis browser venv stack lint unit unit-postgres e2e bench bench-scale bench-deploy bench-router bench-placement clean
 
 up: system venv stack
 	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
 	$(VENV)/bin/paas up
 
+# A cluster to try on this machine: PostgreSQL, Redis and a second Docker engine (host `two`); the README gives the
+# commands that run the controller, the builder and the two agents. `make cluster-stop` stops the second engine.
+cluster: system postgres redis venv stack
+	@ln -sf $(CURDIR)/$(VENV)/bin/paas /usr/local/bin/paas
+	@$(PYTHON) scripts/second-engine start
+
+cluster-stop: venv
+	@$(PYTHON) scripts/second-engine stop
+
 # Lint, the whole suite on SQLite, then the unit and API tests again on PostgreSQL; stops at the first failure.
-test: system postgres browser venv stack lint
+test: system postgres redis browser venv stack lint
 	$(VENV)/bin/pytest -ra
 	@$(MAKE) --no-print-directory unit-postgres
 
@@ -28,6 +37,9 @@ unit: venv browser
 
 postgres:
 	@scripts/install-postgres
+
+redis:
+	@scripts/install-redis
 
 browser:
 	@scripts/install-browser
