@@ -74,3 +74,53 @@ def blob_copy_to(digest: str, target: Path) -> None:
 def blob_delete(digest: str) -> None:
     """Removes a blob from the store; one that is not there is fine."""
     _path(digest).unlink(missing_ok=True)
+
+
+_URL_SALT = "paas.blobs"
+URL_MAX_AGE = 3600  # seconds a blob's signed URL is good for
+
+
+def blob_url(digest: str) -> str:
+    """A URL at the controller from which a host's agent fetches the blob `digest` for an hour; the signature is the
+    authentication (no token travels to the hosts)."""
+    return signed_url(f"blobs/{digest}")
+
+
+def signed_url(path: str) -> str:
+    """The controller's URL of `path` under /internal/, signed for URL_MAX_AGE seconds."""
+    from django.core.signing import TimestampSigner
+
+    signature = TimestampSigner(salt=_URL_SALT).sign(path)[len(path) + 1 :]  # "TIMESTAMP:SIGNATURE"
+    return f"{settings.PAAS_CONTROLLER_URL.rstrip('/')}/internal/{path}?s={signature}"
+
+
+def signed_url_check(path: str, signature: str) -> bool:
+    """Whether `signature` is the controller's for `path` under /internal/, made within URL_MAX_AGE seconds."""
+    from django.core.signing import BadSignature, TimestampSigner
+
+    try:
+        return TimestampSigner(salt=_URL_SALT).unsign(f"{path}:{signature}", max_age=URL_MAX_AGE) == path
+    except BadSignature:
+        return False
+
+
+def blob_fetch(digest: str, url: str, *, timeout: float = 60) -> Path:
+    """The blob `digest`, fetched from `url` into this store when it does not have it, and kept only when its content
+    matches the digest; returns its path."""
+    import urllib.request
+
+    if blob_exists(digest):
+        return blob_path(digest)
+    root = _root()
+    root.mkdir(parents=True, exist_ok=True)
+    sha = hashlib.sha256()
+    with tempfile.TemporaryDirectory(dir=root) as scratch:
+        download = Path(scratch) / "blob"
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(download, "wb") as writer:
+            while chunk := response.read(_CHUNK):
+                sha.update(chunk)
+                writer.write(chunk)
+        if f"sha256:{sha.hexdigest()}" != digest:
+            raise InvalidInput(f"the blob fetched for {digest} has digest sha256:{sha.hexdigest()}: refused")
+        blob_put_file(download)
+    return blob_path(digest)

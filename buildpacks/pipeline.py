@@ -7,12 +7,13 @@ import logging
 import re
 import shutil
 import tarfile
+import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
 
-from artifacts.blobstore import blob_copy_to, blob_path, blob_put_file
+from artifacts.blobstore import blob_copy_to, blob_fetch, blob_path, blob_put_file
 from artifacts.services import Layer, artifact_create
 from buildpacks.dockerfile import DOCKERFILE, dockerfile_artifact, source_text
 from buildpacks.layers import SLUG_DIR, layer_image_ensure, layer_seed, layer_take
@@ -298,3 +299,55 @@ def runtime_image_remake(artifact, name: str) -> tuple[str, str]:
         base = layer_image_ensure(engine, stack, app_name, layer, build_id=build_id)
     tag = f"restore-{artifact.pk}-{int(time.time())}"
     return runtime_image_commit(engine, base, app_name, tag, blob_path(artifact.slug_digest), build_id=build_id)
+
+
+_images_made = threading.Lock()
+
+
+def runtime_image_fetched(spec) -> None:
+    """Makes a job's runtime image on this host, which lacks it, from what the controller sends
+    (`spec.image_source`): a buildpack release's stack, dependency layer and slug, as its build made it, or a Docker
+    image's archive."""
+    source = spec.image_source
+    repository, _, tag = spec.image.rpartition(":")
+    prefix = f"{settings.PAAS_INSTANCE}-"
+    if repository != f"paas-app/{source.app}" or not tag.startswith(prefix):
+        raise ValueError(f"{spec.image} is not a runtime image of {source.app} on this platform")
+    engine = build_engine()
+    with _images_made:  # jobs of one release start together: the image is made once
+        if engine.image_id(spec.image):
+            return
+        if source.archive_url:
+            _image_archive_load(engine, spec.image, source)
+        else:
+            _runtime_image_from_slug(engine, tag.removeprefix(prefix), source)
+    log.info("made %s from what the controller sent", spec.image)
+
+
+def _runtime_image_from_slug(engine, name: str, source) -> None:
+    for digest, url in source.urls.items():
+        blob_fetch(digest, url)
+    stack = stack_ensure(engine, lambda text: log.info("stack for %s: %s", source.app, text.rstrip()))
+    base = stack
+    if source.layer_digest:
+        layer = Layer(source.layer_key, source.layer_digest, source.layer_size)
+        base = layer_image_ensure(engine, stack, source.app, layer, build_id=source.build_id)
+    runtime_image_commit(engine, base, source.app, name, blob_path(source.slug_digest), build_id=source.build_id)
+
+
+def _image_archive_load(engine, image: str, source) -> None:
+    """Loads a Docker image's archive fetched from the controller; an image that is not the one of the release's id
+    is removed again (Docker checks each layer against the image's own digests as it loads)."""
+    import urllib.request
+
+    work = scratch_dir("image-fetch-")
+    try:
+        archive = work / "image.tar"
+        with urllib.request.urlopen(source.archive_url, timeout=60) as response, open(archive, "wb") as writer:
+            shutil.copyfileobj(response, writer, 1024 * 1024)
+        engine.image_load(archive)
+    finally:
+        scratch_remove(work)
+    if engine.image_id(image) != source.image_id:
+        engine.image_untag(image)
+        raise ValueError(f"the archive fetched for {image} is not the release's image {source.image_id}")

@@ -17,7 +17,8 @@ class HostSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Host
-        fields = ["name", "docker_url", "address", "state", "heartbeat_at", "memory", "cpus", "tags", "drained", "jobs"]
+        fields = ["name", "docker_url", "address", "agent", "state", "heartbeat_at", "memory", "cpus", "containers"]
+        fields += ["tags", "drained", "jobs"]
 
 
 class HostChangeSerializer(serializers.Serializer):

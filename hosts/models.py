@@ -20,6 +20,12 @@ class Host(models.Model):
     cpus = models.FloatField(null=True, blank=True, help_text="CPUs it has, as its engine says")
     tags = models.JSONField(default=list, blank=True, help_text="Labels that process types' constraints name (ssd)")
     drained = models.BooleanField(default=False, help_text="It takes no new jobs")
+    agent = models.BooleanField(
+        default=False, help_text="Driven through its agent (`paas agent`), not by the controller's engine client"
+    )
+    containers = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Job containers running on it, as its agent's last heartbeat said"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,6 +20,7 @@ import django
 from django.conf import settings
 
 log = logging.getLogger("paas.up")
+BUILDS_QUEUE = "builds"
 
 
 class CeleryWorker(threading.Thread):
@@ -31,6 +32,7 @@ class CeleryWorker(threading.Thread):
 
         app.loader.import_default_modules()
         self.controller = app.WorkController(
+            queues=[BUILDS_QUEUE],
             pool_cls="threads",
             concurrency=concurrency,
             hostname=f"paas@{socket.gethostname()}",
@@ -178,6 +180,83 @@ def _prepare():
     except RouterError as error:
         raise SystemExit(f"paas: {error}\n{_router_hint(error)}") from error
     return paths
+
+
+def _cluster_check(role: str) -> None:
+    """A role of a cluster needs the cluster's shared parts: PostgreSQL for state, Redis as the broker."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit(f"paas {role}: set DATABASE_URL=postgres://USER:PASSWORD@HOST/DB, the cluster's database")
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        raise SystemExit(f"paas {role}: set CELERY_BROKER_URL=redis://HOST:6379/0, the cluster's broker")
+
+
+def _setup(role: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paas.settings")
+    from paas.datadir import data_dir_prepare
+
+    data_dir_prepare()
+    django.setup()
+    _cluster_check(role)
+
+
+def run_controller() -> None:
+    """`paas controller`: the API and console, the git server, the scheduler (one controller at a time runs it: the
+    others wait for its lease) and the router, with builds on `paas builder` workers and jobs on `paas agent` hosts."""
+    _setup("controller")
+    from django.core.management import call_command
+
+    from hosts.logship import LogIntake
+    from paas.bootstrap import admin_bootstrap
+    from scheduler.loop import SchedulerLoop
+    from scheduler.router import RouterError, router_start
+
+    call_command("migrate", interactive=False, verbosity=0)
+    token_path, password_path = admin_bootstrap()
+    try:
+        log.info("router %s", router_start())
+    except RouterError as error:
+        raise SystemExit(f"paas: {error}\n{_router_hint(error)}") from error
+    scheduler = SchedulerLoop()
+    scheduler.start()
+    intake = LogIntake()  # the lines of jobs that agents follow
+    intake.start()
+    print(_banner(token_path, password_path).replace("paas is up.", "paas controller is up."), flush=True)
+    try:
+        asyncio.run(_serve())
+    finally:
+        intake.stopping.set()
+        scheduler.stop()
+        print("paas controller stopped; apps keep serving.", flush=True)
+
+
+def run_builder(concurrency: int) -> None:
+    """`paas builder`: a Celery worker of the `builds` queue, building on the Docker engine of DOCKER_HOST."""
+    _setup("builder")
+    from paas.celery import app
+
+    app.loader.import_default_modules()
+    print(f"paas builder: building on {settings.DOCKER_HOST}, {concurrency} at a time", flush=True)
+    worker = app.Worker(
+        queues=[BUILDS_QUEUE],
+        pool_cls="threads",
+        concurrency=concurrency,
+        hostname=f"builder@{socket.gethostname()}",
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+        loglevel="WARNING",
+        quiet=True,
+    )
+    worker.start()
+
+
+def run_agent(*, name: str, docker_url: str, address: str) -> None:
+    """`paas agent`: the agent of one Docker host (hosts.agent)."""
+    os.environ["DOCKER_HOST"] = docker_url  # the engine its images are made on, too
+    _setup("agent")
+    from hosts.agent import agent_run
+
+    agent_run(name=name, docker_url=docker_url, address=address)
 
 
 def run() -> None:

@@ -142,6 +142,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the platform's logging, as configured below
+# Builds go to the `builds` queue (an embedded worker in `paas up`, `paas builder` workers in a cluster); each host's
+# agent consumes its own queue, `host.NAME` (hosts.agent).
+CELERY_TASK_ROUTES = {"buildpacks.build_run": {"queue": "builds"}}
 if CELERY_BROKER_URL.startswith("memory://"):
     # The in-process broker is polled (once a second by default): a build would wait up to that long to start.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
@@ -181,6 +185,15 @@ PAAS_HOST_ADDRESS = os.environ.get("PAAS_HOST_ADDRESS", "127.0.0.1")
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 PAAS_STACK_MIRROR = os.environ.get("PAAS_STACK_MIRROR", "http://deb.debian.org/debian")
 PAAS_SCHEDULER_INTERVAL = float(os.environ.get("PAAS_SCHEDULER_INTERVAL", "2"))
+# A host that has not answered (or whose agent has not sent a heartbeat) for PAAS_HOST_DOWN_AFTER seconds is down: its
+# jobs are started elsewhere. Agents send a heartbeat every PAAS_HEARTBEAT_INTERVAL seconds.
+PAAS_HOST_DOWN_AFTER = float(os.environ.get("PAAS_HOST_DOWN_AFTER", "30"))
+PAAS_HEARTBEAT_INTERVAL = float(os.environ.get("PAAS_HEARTBEAT_INTERVAL", "5"))
+# One scheduler at a time: a controller holds the scheduler lease for PAAS_SCHEDULER_LEASE seconds, renewed at each
+# pass; another controller takes over once it has lapsed.
+PAAS_SCHEDULER_LEASE = float(os.environ.get("PAAS_SCHEDULER_LEASE", "10"))
+# Where hosts' agents reach the controller's API (to fetch the slugs of the releases they run).
+PAAS_CONTROLLER_URL = os.environ.get("PAAS_CONTROLLER_URL", f"http://127.0.0.1:{PAAS_API_PORT}")
 PAAS_STOP_GRACE = float(os.environ.get("PAAS_STOP_GRACE", "10"))
 PAAS_BUILD_TIMEOUT = float(os.environ.get("PAAS_BUILD_TIMEOUT", "900"))
 PAAS_DEPLOY_TIMEOUT = float(os.environ.get("PAAS_DEPLOY_TIMEOUT", "120"))

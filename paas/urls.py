@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from artifacts.views import blob_download, image_download
 from paas.api import ApiRootApi
 
 api_patterns = [
@@ -24,4 +25,6 @@ handler404 = "paas.errors.page_not_found"
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
+    path("internal/blobs/<str:digest>", blob_download, name="blob-download"),
+    path("internal/images/<int:artifact_id>", image_download, name="image-download"),
 ]

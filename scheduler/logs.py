@@ -57,7 +57,7 @@ class JobLogFollower(threading.Thread):
             for at, stream, text in self.driver.job_logs(self.job.container_id, self.since):
                 if self.collector.stopping.is_set():
                     return
-                app_log_write(app_name=self.job.app_name, entries=[(at, f"{self.job.source} {stream}", text)])
+                self.collector.write(self.job, [(at, f"{self.job.source} {stream}", text)])
                 if self.job.keeps_output:
                     output_written = release_output_append(self.job.job_id, text + "\n", output_written)
                 self.collector.cursors[self.job.container_id] = at
@@ -76,6 +76,20 @@ class LogCollector:
         self.adopting = True  # the first pass finds containers started before this process
         self.stopping = threading.Event()
         self.lock = threading.Lock()
+        self.sink = None  # where lines go: None, this machine's app logs; an agent's sends them to the controllers
+
+    def write(self, job: FollowedJob, entries: list[tuple[float, str, str]]) -> None:
+        """Appends a job's lines to its app's log."""
+        if self.sink is not None:
+            self.sink.write(job.app_name, job.source, entries)
+        else:
+            app_log_write(app_name=job.app_name, entries=entries)
+
+    def last_time(self, job: FollowedJob) -> float | None:
+        """When the last line of `job` that its app's log has was written, for a follower that takes over."""
+        if self.sink is not None:
+            return self.sink.last_time(job.app_name, job.source)
+        return app_log_last_time(app_name=job.app_name, source=job.source)
 
     def follow(self, targets: list[tuple[object, FollowedJob]]) -> None:
         """Starts a follower for each (driver, job) whose container has none, and forgets containers gone."""
@@ -94,7 +108,7 @@ class LogCollector:
     def _start(self, driver, job: FollowedJob, adopting: bool) -> JobLogFollower:
         since = self.cursors.get(job.container_id)
         if since is None and adopting:
-            since = app_log_last_time(app_name=job.app_name, source=job.source)
+            since = self.last_time(job)
         follower = JobLogFollower(self, driver, job, since)
         self.followers[job.container_id] = follower
         if not self.stopping.is_set():
@@ -121,7 +135,9 @@ collector = LogCollector()
 
 
 def job_logs_collect(live: dict) -> None:
-    """A reconcile step: a follower for every job container on a live host (`live`: host id -> LiveHost)."""
+    """A reconcile step: a follower for every job container on a live host (`live`: host id -> LiveHost). The jobs of
+    a host run by an agent are followed by that agent (hosts.agent), next to their containers."""
+    live = {host_id: host for host_id, host in live.items() if not getattr(host.driver, "remote", False)}
     jobs = Job.objects.filter(host__in=live.keys(), state__in=FOLLOWED_STATES).exclude(container_id="")
     jobs = jobs.exclude(attached=True)  # what a `paas run` terminal shows is its user's alone
     fields = ("host_id", "container_id", "app__name", "process_type", "index", "release__version", "pk", "kind")
@@ -137,7 +153,7 @@ def job_logs_collect(live: dict) -> None:
 
 def job_logs_flush(job: Job, driver) -> None:
     """Before the scheduler removes an ended job's container: its last lines go into the app's log first."""
-    if not job.container_id:
+    if not job.container_id or getattr(driver, "remote", False):  # an agent flushes before it removes a container
         return
     try:
         collector.flush(driver, FollowedJob.of(job))

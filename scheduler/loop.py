@@ -1,5 +1,6 @@
 """The scheduler loop: a reconcile pass on a timer, and early when desired state changes."""
 
+import contextlib
 import logging
 import threading
 import time
@@ -7,7 +8,8 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from paas.wakeups import wakeup_event
+from paas.wakeups import wakeup_event, wakeup_listen
+from scheduler.lease import lease_hold, lease_holder_name, lease_release
 from scheduler.selectors import jobs_starting
 from scheduler.services import reconcile
 
@@ -24,13 +26,18 @@ class SchedulerLoop(threading.Thread):
         self.stopping = threading.Event()
         self.wakeup = wakeup_event("scheduler")
         self.collected_at: float | None = None  # monotonic time of the last collection; None: none yet
+        self.holder = lease_holder_name()
 
     def run(self) -> None:
+        wakeup_listen("scheduler")
         while not self.stopping.is_set():
             self.wakeup.clear()
             interval = self.interval
             try:
                 close_old_connections()
+                if not lease_hold(self.holder):  # another controller runs the scheduler; take over once it lapses
+                    self.wakeup.wait(min(interval, settings.PAAS_SCHEDULER_LEASE / 4))
+                    continue
                 reconcile()
                 interval = min(interval, STARTING_INTERVAL) if jobs_starting() else interval
             except Exception:
@@ -38,6 +45,8 @@ class SchedulerLoop(threading.Thread):
             self.traffic()
             self.collect_when_due()
             self.wakeup.wait(interval)
+        with contextlib.suppress(Exception):
+            lease_release(self.holder)
         close_old_connections()
 
     def traffic(self) -> None:

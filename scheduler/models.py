@@ -42,6 +42,9 @@ class Job(models.Model):
     output = models.TextField(blank=True, help_text="A release phase's output, as the deployer sees it")
     index = models.PositiveIntegerField()
     generation = models.PositiveIntegerField(default=0, help_text="The formation's restart generation it started in")
+    superseded = models.BooleanField(
+        default=False, help_text="Another job fills its formation slot now (a deploy, a restart, a drained host)"
+    )
     host = models.ForeignKey("hosts.Host", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
     container_id = models.CharField(max_length=80, blank=True)
     host_port = models.PositiveIntegerField(null=True, blank=True)
@@ -67,6 +70,17 @@ class Job(models.Model):
     class Meta:
         ordering = ["app", "process_type", "index", "created_at"]
         indexes = [models.Index(fields=["state"])]
+        constraints = [
+            # A formation's slot (app, process type, index) has one job filling it, whatever schedulers run; the
+            # job it replaces (superseded) may run on until its replacement is up.
+            models.UniqueConstraint(
+                fields=["app", "process_type", "index"],
+                condition=models.Q(
+                    kind="formation", superseded=False, state__in=["pending", "starting", "up", "crashed"]
+                ),
+                name="scheduler_job_one_per_slot",
+            )
+        ]
 
     def __str__(self):
         return f"{self.app.name} {self.name}"
@@ -92,3 +106,16 @@ class TrafficMinute(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["app", "process_type", "minute"], name="scheduler_traffic_minute_unique")
         ]
+
+
+class SchedulerLease(models.Model):
+    """The right to run scheduler passes: one controller at a time holds it, renewing it at each pass; once it lapses
+    (its holder died) another controller takes it. `term` counts the hand-overs."""
+
+    name = models.CharField(max_length=30, unique=True)
+    holder = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+    term = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name} lease, held by {self.holder or 'nobody'} (term {self.term})"

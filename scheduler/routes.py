@@ -92,12 +92,13 @@ def address_parse(text: str) -> tuple[str, int] | None:
 
 def job_upstream(job: Job) -> str:
     """Where the router reaches a web job: its own address on its host's container network when the host is this
-    machine's engine (no port proxy in between), else the host's address and the job's published port."""
-    return _upstream(job.private_address, job.host.docker_url, job.host.address, job.host_port)
+    machine's engine (no port proxy in between), else the host's address and the job's published port. A host run
+    by an agent is another machine's, as far as the router knows, whatever its engine's URL is."""
+    return _upstream(job.private_address, job.host.docker_url, job.host.agent, job.host.address, job.host_port)
 
 
-def _upstream(private_address: str, docker_url: str, host_address: str, host_port) -> str:
-    if private_address and docker_url.startswith("unix://"):
+def _upstream(private_address: str, docker_url: str, agent: bool, host_address: str, host_port) -> str:
+    if private_address and docker_url.startswith("unix://") and not agent:
         return private_address
     return f"{host_address}:{host_port}"
 
@@ -118,7 +119,8 @@ def routed_jobs() -> dict[str, list[RoutedJob]]:
     jobs = Job.objects.filter(
         kind=JobKind.FORMATION, process_type="web", state=JobState.UP, host__state=HostState.UP, host_port__isnull=False
     ).order_by("app__name", "index", "pk")
-    columns = ("pk", "app__name", "index", "private_address", "host__docker_url", "host__address", "host_port")
+    columns = ("pk", "app__name", "index", "private_address", "host__docker_url", "host__agent", "host__address")
+    columns += ("host_port",)
     for pk, app, index, *where in jobs.values_list(*columns):
         routes[app].append(RoutedJob(pk, f"web.{index}", _upstream(*where)))
     return routes

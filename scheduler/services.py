@@ -22,12 +22,14 @@ from django.utils import timezone
 from apps.logs import app_log_event
 from apps.models import EventAction
 from apps.services import event_record
+from artifacts.blobstore import blob_url, signed_url
 from artifacts.models import ArtifactKind
+from buildpacks.models import Build
 from buildpacks.services import build_fail_stale
 from formations.models import Formation
 from formations.services import formation_roll_back, memory_bytes
-from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, host_driver
-from hosts.models import Host
+from hosts.drivers import CheckResult, HealthCheck, ImageSource, JobContainer, JobSpec, host_driver
+from hosts.models import Host, HostState
 from hosts.services import host_heartbeat, host_mark_down
 from scheduler.logs import job_crash_event, job_logs_collect, job_logs_flush
 from scheduler.models import ACTIVE_STATES, CRASHES_BEFORE_FAILED, ONE_OFF_KINDS, Job, JobKind, JobState
@@ -107,7 +109,7 @@ class PassFacts:
     def read(cls) -> "PassFacts":
         jobs: dict[int, list[Job]] = {}
         needed = ("app_id", "release_id", "process_type", "index", "generation", "host_id", "state", "container_id")
-        needed += ("created_at",)
+        needed += ("created_at", "superseded")
         for job in Job.objects.filter(kind=JobKind.FORMATION, state__in=ACTIVE_STATES).only(*needed):
             jobs.setdefault(job.app_id, []).append(job)
         release_jobs = Job.objects.filter(kind=JobKind.RELEASE, state__in=ACTIVE_STATES)
@@ -142,21 +144,74 @@ def _job_step(job: Job, action: str):
 
 
 def _observe() -> dict[int, LiveHost]:
-    """Reads every host's containers and brings job rows in line with them; returns the hosts that answered."""
+    """Reads every host's containers and brings job rows in line with them; returns the hosts that answered. A host
+    not heard from for PAAS_HOST_DOWN_AFTER seconds is down, and its jobs are lost: they start elsewhere. Hosts are
+    asked at once, so that one slow to answer holds the pass up by one wait, not one per host."""
     live = {}
-    for host in Host.objects.all():
-        driver = host_driver(host)
-        listed_at = timezone.now()
-        try:
-            containers = driver.job_containers()
-        except Exception as error:  # noqa: BLE001 - any failure to reach a host marks it down
-            log.warning("host %s did not answer: %s", host.name, error)
-            host_mark_down(host=host)
+    listed_at = timezone.now()
+    hosts = list(Host.objects.all())
+    asked = [host for host in hosts if not host.agent or _heard_from(host, listed_at)]  # an agent's heartbeats
+    for host in hosts:
+        if host not in asked:
+            _host_lost(host)
+    for host, driver, containers in _listings(asked):
+        if isinstance(containers, Exception):
+            log.warning("host %s did not answer: %s", host.name, containers)
+            if not _heard_from(host, listed_at):
+                _host_lost(host)
             continue
-        host_heartbeat(host=host)
+        if not host.agent:  # an agent's heartbeats say it is up
+            host_heartbeat(host=host)
         live[host.pk] = LiveHost(host, driver, containers)
         _observe_host(live[host.pk], listed_at)
+    _jobs_lost_with_hosts()
     return live
+
+
+def _listings(hosts: list[Host]) -> list[tuple[Host, object, dict | Exception]]:
+    """(host, its driver, its job containers or why it did not list them), for each host, asked in parallel."""
+
+    def listing(host: Host):
+        driver = host_driver(host)
+        try:
+            return host, driver, driver.job_containers()
+        except Exception as error:  # noqa: BLE001 - any failure to reach a host counts against it
+            return host, driver, error
+
+    if len(hosts) < 2:
+        return [listing(host) for host in hosts]
+    with ThreadPoolExecutor(max_workers=min(len(hosts), START_WORKERS)) as pool:
+        return list(pool.map(listing, hosts))
+
+
+def _heard_from(host: Host, now) -> bool:
+    """Whether `host` answered (or its agent sent a heartbeat) within PAAS_HOST_DOWN_AFTER seconds."""
+    down_after = timedelta(seconds=settings.PAAS_HOST_DOWN_AFTER)
+    return host.heartbeat_at is not None and now - host.heartbeat_at < down_after
+
+
+def _host_lost(host: Host) -> None:
+    """Marks a host that went silent down, once."""
+    if host.state != HostState.DOWN:
+        log.warning(
+            "host %s has not answered for %.0fs: down; its jobs start elsewhere",
+            host.name,
+            settings.PAAS_HOST_DOWN_AFTER,
+        )
+        host_mark_down(host=host)
+
+
+def _jobs_lost_with_hosts() -> None:
+    """The jobs of hosts that are down stop counting: the router leaves them and their slots are filled elsewhere.
+    Should the host come back, its containers of these jobs are removed (_observe_host), so an app never runs more
+    copies than its formation asks for."""
+    lost = Job.objects.filter(host__state=HostState.DOWN, state__in=(*ACTIVE_STATES, JobState.STOPPING))
+    for job in lost.select_related("app", "host"):
+        job.state, job.error = JobState.STOPPED, f"lost with host {job.host.name}, which is down"
+        job.save(update_fields=["state", "error", "updated_at"])
+        app_log_event(
+            job.app.name, "scheduler", f"{job.name} lost with host {job.host.name} (down); starting it elsewhere"
+        )
 
 
 class ObservedJob(NamedTuple):
@@ -317,6 +372,7 @@ def _converge_formation(formation: Formation, jobs: list[Job] | None = None, dra
     if formation.release is not None:
         desired = {(ptype, i) for ptype, count in formation.counts.items() for i in range(1, count + 1)}
     current = _current_slots(formation, jobs, desired, drained)
+    _slots_claimed(jobs, current)
     for ptype, index in sorted(desired - current.keys()):
         current[(ptype, index)] = Job.objects.create(
             app=formation.app,
@@ -348,6 +404,20 @@ def _current_slots(formation: Formation, jobs: list[Job], desired: set, drained:
         elif slot not in desired or slot in current:
             _job_stop(job)
     return current
+
+
+def _slots_claimed(jobs: list[Job], current: dict) -> None:
+    """Marks superseded the active jobs that no longer fill their slot, and not the ones that do, before any job is
+    made for a slot: the database holds one unsuperseded active job per slot (scheduler_job_one_per_slot)."""
+    holders = {job.pk for job in current.values()}
+    replaced = [job.pk for job in jobs if job.pk not in holders and job.state in ACTIVE_STATES and not job.superseded]
+    reclaimed = [job.pk for job in current.values() if job.superseded]
+    if replaced:
+        Job.objects.filter(pk__in=replaced).update(superseded=True)
+    if reclaimed:  # a rollback to the release it runs
+        Job.objects.filter(pk__in=reclaimed).update(superseded=False)
+    for job in jobs:
+        job.superseded = job.pk not in holders and (job.superseded or job.pk in replaced)
 
 
 def _job_stop(job: Job) -> None:
@@ -394,7 +464,7 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
             continue
         _unplaced_told.discard(job.pk)
         with _job_step(job, "prepare"):
-            placed.append((job, live[host_pk], job_spec(job)))
+            placed.append((job, live[host_pk], job_spec(job, live[host_pk].host)))
     return placed
 
 
@@ -471,12 +541,14 @@ def _container_start(job: Job, driver, spec: JobSpec) -> Started | Exception:
         time.sleep(CHECK_SPACING)
 
 
-def job_spec(job: Job) -> JobSpec:
-    """The container a job runs as: its release's image and command, with the platform's variables.
+def job_spec(job: Job, host: Host | None = None) -> JobSpec:
+    """The container a job runs as on `host` (else its own): its release's image and command, with the platform's
+    variables.
 
     A buildpack build's image starts the command through the stack's launcher; a Docker image (a Dockerfile build,
     a deployed image) runs its own command, or a Procfile's through /bin/sh, and listens where it EXPOSEs.
     """
+    host = host or job.host
     release = job.release
     artifact = release.artifact
     port = artifact.port or WEB_PORT
@@ -503,6 +575,28 @@ def job_spec(job: Job) -> JobSpec:
         cpus=limits["cpus"],
         shell=artifact.kind == ArtifactKind.IMAGE,
         links=tuple(job.app.links.values_list("target__name", flat=True)),
+        image_source=image_source(artifact) if host is not None and host.agent else None,
+    )
+
+
+def image_source(artifact) -> ImageSource | None:
+    """How a host that did not build it makes an artifact's image: from its blobs, or its image archive (a Docker
+    image's), at URLs the controller signed."""
+    if artifact.kind == ArtifactKind.IMAGE:
+        url = signed_url(f"images/{artifact.pk}")
+        return ImageSource(app=artifact.app.name, archive_url=url, image_id=artifact.image_id)
+    if not artifact.slug_digest:
+        return None
+    digests = [digest for digest in (artifact.slug_digest, artifact.layer_digest) if digest]
+    build_id = Build.objects.filter(release__artifact=artifact).values_list("pk", flat=True).first() or 0
+    return ImageSource(
+        app=artifact.app.name,
+        build_id=build_id,
+        slug_digest=artifact.slug_digest,
+        layer_key=artifact.layer_key,
+        layer_digest=artifact.layer_digest,
+        layer_size=artifact.layer_size,
+        urls={digest: blob_url(digest) for digest in digests},
     )
 
 

@@ -15,6 +15,25 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class ImageSource:
+    """How a host that lacks a job's runtime image makes it. A buildpack release's: the stack image, the app's
+    dependency layer (when the build made one) and the slug at /app, the blobs fetched from the controller (`urls`:
+    digest -> signed URL) and checked against their digests. A Docker image's (a Dockerfile build, a deployed
+    image): its `docker save` archive, fetched from the controller (`archive_url`), loaded only if it is the image
+    of id `image_id`."""
+
+    app: str
+    build_id: int = 0
+    slug_digest: str = ""
+    layer_key: str = ""
+    layer_digest: str = ""
+    layer_size: int | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    archive_url: str = ""
+    image_id: str = ""
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """What to run for one job: image, command, environment, and the port a web process listens on."""
 
@@ -32,6 +51,7 @@ class JobSpec:
     tty: bool = False  # a one-off run with a pseudo-terminal
     stdin: bool = False  # a one-off run that reads what its user types
     links: tuple[str, ...] = ()  # the other apps whose jobs it may reach: it joins their networks too
+    image_source: ImageSource | None = None  # how to make `image` on a host that lacks it (a buildpack release's)
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,10 @@ def host_driver(host) -> HostDriver:
         from hosts.drivers.memory import MemoryHostDriver
 
         return MemoryHostDriver.for_host(host.name)
+    if getattr(host, "agent", False):
+        from hosts.rpc import AgentHostDriver
+
+        return AgentHostDriver(host)
     if settings.PAAS_HOST_DRIVER == "docker":
         from hosts.drivers.docker import DockerHostDriver
 

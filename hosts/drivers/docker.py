@@ -106,19 +106,22 @@ def _app_network_create(client, name: str, labels: dict):
     host), so that the number of apps is not bounded by Docker's few default address pools."""
     from django.conf import settings
 
-    for _ in range(5):  # another thread may take the same free subnet first: the next try picks another
-        subnet = _free_subnet(client)
+    refused: set[str] = set()
+    for attempt in range(5):  # another thread may take the same free subnet first: the next try picks another
+        subnet = _free_subnet(client, refused)
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
         try:
             return _network_create(client, name, labels, options={ICC_OPTION: "true"}, internal=True, ipam=ipam)
         except APIError as error:
             if "overlap" not in str(error).lower():
                 raise
+            refused.add(subnet)  # taken by a network the engine does not list yet
+            time.sleep(0.05 * (attempt + 1))
     raise RuntimeError(f"could not find a free subnet in PAAS_APP_NETWORKS ({settings.PAAS_APP_NETWORKS})")
 
 
-def _free_subnet(client) -> str:
-    """The first /25 of PAAS_APP_NETWORKS that no network of the engine overlaps."""
+def _free_subnet(client, refused: set[str] = frozenset()) -> str:
+    """The first /25 of PAAS_APP_NETWORKS that no network of the engine overlaps, and not one it `refused`."""
     from django.conf import settings
 
     taken = [
@@ -128,7 +131,8 @@ def _free_subnet(client) -> str:
         if config.get("Subnet")
     ]
     for subnet in ipaddress.ip_network(settings.PAAS_APP_NETWORKS).subnets(new_prefix=25):
-        if not any(subnet.overlaps(other) for other in taken if other.version == subnet.version):
+        overlapped = any(subnet.overlaps(other) for other in taken if other.version == subnet.version)
+        if not overlapped and str(subnet) not in refused:
             return str(subnet)
     raise RuntimeError(f"every subnet of PAAS_APP_NETWORKS ({settings.PAAS_APP_NETWORKS}) is taken")
 
@@ -147,8 +151,13 @@ class DockerHostDriver:
     loopback address (where the router reaches it), and on its app's own network (where the app's other jobs reach
     it as `TYPE.APP.internal`)."""
 
-    def __init__(self, docker_url: str, address: str, instance: str, confinement: Confinement | None = None):
+    def __init__(
+        self, docker_url: str, address: str, instance: str, confinement: Confinement | None = None, image_maker=None
+    ):
         self.client = docker.DockerClient(base_url=docker_url, timeout=60)
+        # image_maker(spec) makes a job's runtime image from its spec's image source, where the host lacks it (an
+        # agent's host, which did not build the release); None: a missing image fails the start.
+        self.image_maker = image_maker
         self.address = address
         self.instance = instance
         self.confinement = confinement or Confinement.for_jobs()
@@ -181,6 +190,8 @@ class DockerHostDriver:
         return self._job_container(container), session
 
     def _container_create(self, spec: JobSpec):
+        if spec.image_source and self.image_maker and not self.image_present(spec.image):
+            self.image_maker(spec)
         ports = {f"{spec.port}/tcp": (self.address, None)} if spec.port else {}
         self.job_remove(spec.name)  # a leftover container of the same job
         container = self.client.containers.create(

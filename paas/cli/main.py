@@ -27,7 +27,7 @@ SECTIONS = (
     ("Running the app", ("scale", "ps", "restart", "logs", "run", "checks", "limits")),
     ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "destroy")),
-    ("The platform and this CLI", ("up", "version", "completion", "help")),
+    ("The platform and this CLI", ("up", "controller", "builder", "agent", "version", "completion", "help")),
 )
 
 
@@ -66,6 +66,35 @@ def up():
     from paas.runner import run
 
     run()
+
+
+@cli.command()
+def controller():
+    """Run a cluster's controller: API, console, git over SSH, scheduler, router (needs DATABASE_URL and
+    CELERY_BROKER_URL)."""
+    from paas.runner import run_controller
+
+    run_controller()
+
+
+@cli.command()
+@click.option("--concurrency", default=2, show_default=True, help="Builds run at once.")
+def builder(concurrency):
+    """Run a cluster's build worker, on the Docker engine of DOCKER_HOST."""
+    from paas.runner import run_builder
+
+    run_builder(concurrency)
+
+
+@cli.command()
+@click.option("--name", required=True, help="The host's name in `paas hosts`.")
+@click.option("--docker-host", "docker_url", default="unix:///var/run/docker.sock", show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True, help="Where the router reaches its jobs' ports.")
+def agent(name, docker_url, address):
+    """Run the agent of one Docker host of a cluster: it runs the jobs the scheduler places there."""
+    from paas.runner import run_agent
+
+    run_agent(name=name, docker_url=docker_url, address=address)
 
 
 @cli.command("help")

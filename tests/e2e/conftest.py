@@ -35,6 +35,8 @@ def free_port() -> int:
 class Platform:
     """One `paas up` process, its ports, and what a user would do with it."""
 
+    command = "up"
+
     def __init__(self, root: Path):
         self.root = root
         self.data_dir = root / "data"
@@ -64,16 +66,16 @@ class Platform:
     def start(self) -> None:
         log = open(self.root / "paas-up.log", "ab")  # the process keeps it open
         self.process = subprocess.Popen(
-            [str(PAAS), "up"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(PAAS), self.command], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                pytest.fail(f"paas up exited with {self.process.returncode}:\n{self.log()}")
+                pytest.fail(f"paas {self.command} exited with {self.process.returncode}:\n{self.log()}")
             if self._api_answers():
                 return
             time.sleep(0.3)
-        pytest.fail(f"paas up did not answer within 90s:\n{self.log()}")
+        pytest.fail(f"paas {self.command} did not answer within 90s:\n{self.log()}")
 
     def _api_answers(self) -> bool:
         try:

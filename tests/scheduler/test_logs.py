@@ -132,3 +132,32 @@ def test_deploys_scales_and_restarts_are_in_the_log(driver, django_capture_on_co
         "paas[api]: scaled to worker=2",
         f"paas[api]: restarting web by {app.owner.username}",
     ]
+
+
+class _Sink:
+    """Where an agent's followers send lines (to the controllers, over Redis, in a cluster)."""
+
+    def __init__(self, last: dict | None = None):
+        self.lines: list[tuple[str, str, str]] = []
+        self.last = last or {}
+
+    def write(self, app_name: str, source: str, entries) -> None:
+        self.lines += [(app_name, entry_source, text) for _, entry_source, text in entries]
+
+    def last_time(self, app_name: str, source: str):
+        return self.last.get((app_name, source))
+
+
+def test_an_agents_followers_send_lines_to_its_sink_and_go_on_from_what_it_last_sent(driver):
+    app = make_app()
+    deploy(app)
+    reconcile()
+    job = Job.objects.get(app=app)
+    driver.log_feed(job.container_id, "sent before the agent restarted")
+    sent_until = time.time()
+    driver.log_feed(job.container_id, "not sent yet")
+    logs.log_collector_reset()  # an agent that restarts, adopting the running container
+    sink = logs.collector.sink = _Sink({("myapp", "web.1 v1"): sent_until})
+    reconcile()
+    assert _eventually(lambda: sink.lines == [("myapp", "web.1 v1 stdout", "not sent yet")]), sink.lines
+    assert "not sent yet" not in " ".join(_bodies())  # the controllers write the app's log, not the agent

@@ -1,0 +1,37 @@
+"""What hosts' agents fetch from the controller, at URLs it signed (artifacts.blobstore.signed_url): a blob (a slug,
+a dependency layer) by digest, and a Docker image artifact's `docker save` archive."""
+
+from django.http import FileResponse, Http404, HttpResponseForbidden, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from artifacts.blobstore import blob_path, signed_url_check
+from artifacts.models import Artifact, ArtifactKind
+from hosts.engine import build_engine
+from paas.errors import InvalidInput, NotFound
+
+_REFUSED = "this URL is not signed by this controller, or it has expired\n"
+
+
+@require_GET
+def blob_download(request, digest: str):
+    """Sends a stored blob to a holder of its signed URL; refuses any other request."""
+    if not signed_url_check(f"blobs/{digest}", request.GET.get("s", "")):
+        return HttpResponseForbidden(_REFUSED)
+    try:
+        path = blob_path(digest)
+    except (InvalidInput, NotFound) as error:
+        raise Http404(str(error)) from error
+    return FileResponse(open(path, "rb"), content_type="application/octet-stream")
+
+
+@require_GET
+def image_download(request, artifact_id: int):
+    """Streams a Docker image artifact's archive, from the engine its build or upload put it on (this machine's), to
+    a holder of its signed URL."""
+    if not signed_url_check(f"images/{artifact_id}", request.GET.get("s", "")):
+        return HttpResponseForbidden(_REFUSED)
+    artifact = Artifact.objects.filter(pk=artifact_id, kind=ArtifactKind.IMAGE).first()
+    engine = build_engine()
+    if artifact is None or engine.image_id(artifact.image) != artifact.image_id:
+        raise Http404("no such image on the controller's engine")
+    return StreamingHttpResponse(engine.image_save(artifact.image), content_type="application/x-tar")
