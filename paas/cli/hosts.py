@@ -13,20 +13,22 @@ GIB = 1024**3
 @pass_client
 @click.pass_context
 def hosts(ctx, client, as_json):
-    """List the hosts jobs run on: state, last heartbeat, memory, CPUs, jobs and tags (staff only; tag, drain and
-    undrain: subcommands)."""
+    """List the hosts jobs run on: state, last heartbeat, address, memory, CPUs, jobs (and the containers its agent
+    last saw running) and tags (staff only; tag, drain and undrain: subcommands)."""
     if ctx.invoked_subcommand:
         return
     answer = client.get("/hosts/")
     if as_json:
         echo_json(answer)
         return
-    rows = [["host", "state", "heartbeat", "memory", "cpus", "jobs", "tags"]]
+    rows = [["host", "state", "heartbeat", "address", "memory", "cpus", "jobs", "tags"]]
     for host in answer:
         state = f"{host['state']}, drained" if host["drained"] else host["state"]
         memory = f"{host['memory'] / GIB:.1f}G" if host["memory"] else "-"
         heartbeat = (host["heartbeat_at"] or "-")[:19].replace("T", " ")
-        rows.append([host["name"], state, heartbeat, memory, host["cpus"] or "-", host["jobs"], ",".join(host["tags"])])
+        jobs = f"{host['jobs']} ({host['containers']} running)" if host.get("containers") is not None else host["jobs"]
+        tags = ",".join(host["tags"])
+        rows.append([host["name"], state, heartbeat, host["address"], memory, host["cpus"] or "-", jobs, tags])
     echo_table(rows)
 
 

@@ -4,6 +4,7 @@ import json
 import time
 
 from hosts.drivers.memory import MemoryHostDriver
+from hosts.models import Host
 from tests.cli.test_cli import logged_in, run, scheduler, user  # noqa: F401 - the fixtures
 from tests.factories import deploy, make_app
 
@@ -86,8 +87,10 @@ def test_hosts_and_constraints_through_the_cli(logged_in, user, scheduler):  # n
     user.is_staff = True
     user.save()
     header, local = logged_in("hosts").output.splitlines()
-    assert header.split() == ["host", "state", "heartbeat", "memory", "cpus", "jobs", "tags"]
-    assert local.split()[:2] == ["local", "up"]
+    assert header.split() == ["host", "state", "heartbeat", "address", "memory", "cpus", "jobs", "tags"]
+    assert local.split()[:2] == ["local", "up"] and local.split()[4] == "127.0.0.1"
+    Host.objects.filter(name="local").update(containers=3)  # as an agent's heartbeat says
+    assert "(3 running)" in logged_in("hosts").output
     assert "local: tags eu, ssd" in logged_in("hosts", "tag", "local", "ssd", "eu").output
     assert "its jobs move to other hosts" in logged_in("hosts", "drain", "local").output
     assert logged_in("hosts").output.splitlines()[1].split()[:3] == ["local", "up,", "drained"]
