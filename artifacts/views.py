@@ -1,7 +1,9 @@
 """What hosts' agents fetch from the controller, at URLs it signed (artifacts.blobstore.signed_url): a blob (a slug,
 a dependency layer) by digest, and a Docker image artifact's `docker save` archive."""
 
-from django.http import FileResponse, Http404, HttpResponseForbidden, StreamingHttpResponse
+import asyncio
+
+from django.http import Http404, HttpResponseForbidden, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from artifacts.blobstore import blob_path, signed_url_check
@@ -9,6 +11,7 @@ from artifacts.models import Artifact, ArtifactKind
 from hosts.engine import build_engine
 from paas.errors import InvalidInput, NotFound
 
+_CHUNK = 1024 * 1024
 _REFUSED = "this URL is not signed by this controller, or it has expired\n"
 
 
@@ -21,7 +24,15 @@ def blob_download(request, digest: str):
         path = blob_path(digest)
     except (InvalidInput, NotFound) as error:
         raise Http404(str(error)) from error
-    return FileResponse(open(path, "rb"), content_type="application/octet-stream")
+    response = StreamingHttpResponse(_file_chunks(path), content_type="application/octet-stream")
+    response["Content-Length"] = str(path.stat().st_size)
+    return response
+
+
+async def _file_chunks(path):
+    with open(path, "rb") as reader:
+        async for chunk in _streamed(reader.read):
+            yield chunk
 
 
 @require_GET
@@ -34,4 +45,12 @@ def image_download(request, artifact_id: int):
     engine = build_engine()
     if artifact is None or engine.image_id(artifact.image) != artifact.image_id:
         raise Http404("no such image on the controller's engine")
-    return StreamingHttpResponse(engine.image_save(artifact.image), content_type="application/x-tar")
+    chunks = iter(engine.image_save(artifact.image))
+    return StreamingHttpResponse(_streamed(lambda _size: next(chunks, b"")), content_type="application/x-tar")
+
+
+async def _streamed(read, size: int = _CHUNK):
+    """Chunks of `read(size)` until it gives nothing, each read in a thread: the server sends each chunk as it
+    comes (a slug or an image can be far larger than the controller should hold in memory at once)."""
+    while chunk := await asyncio.to_thread(read, size):
+        yield chunk

@@ -3,6 +3,7 @@
 A failed build raises BuildFailed with a message for the pusher; it changes nothing that runs.
 """
 
+import json
 import logging
 import re
 import shutil
@@ -301,7 +302,14 @@ def runtime_image_remake(artifact, name: str) -> tuple[str, str]:
     return runtime_image_commit(engine, base, app_name, tag, blob_path(artifact.slug_digest), build_id=build_id)
 
 
-_images_made = threading.Lock()
+_images_made: dict[str, threading.Lock] = {}  # one lock per image: a release's jobs wait for it, others do not
+_images_made_lock = threading.Lock()
+_MANIFEST_MAX = 1024 * 1024
+
+
+def _image_lock(image: str) -> threading.Lock:
+    with _images_made_lock:
+        return _images_made.setdefault(image, threading.Lock())
 
 
 def runtime_image_fetched(spec) -> None:
@@ -314,7 +322,7 @@ def runtime_image_fetched(spec) -> None:
     if repository != f"paas-app/{source.app}" or not tag.startswith(prefix):
         raise ValueError(f"{spec.image} is not a runtime image of {source.app} on this platform")
     engine = build_engine()
-    with _images_made:  # jobs of one release start together: the image is made once
+    with _image_lock(spec.image):  # jobs of one release start together: the image is made once
         if engine.image_id(spec.image):
             return
         if source.archive_url:
@@ -345,9 +353,25 @@ def _image_archive_load(engine, image: str, source) -> None:
         archive = work / "image.tar"
         with urllib.request.urlopen(source.archive_url, timeout=60) as response, open(archive, "wb") as writer:
             shutil.copyfileobj(response, writer, 1024 * 1024)
+        _archive_check(archive, image, source.image_id)
         engine.image_load(archive)
     finally:
         scratch_remove(work)
-    if engine.image_id(image) != source.image_id:
-        engine.image_untag(image)
-        raise ValueError(f"the archive fetched for {image} is not the release's image {source.image_id}")
+
+
+def _archive_check(archive: Path, image: str, image_id: str) -> None:
+    """Refuses an archive that holds anything but the image `image` of id `image_id` (its configuration's digest),
+    before it is loaded: loading names every image an archive lists. Docker then checks each layer it loads
+    against the digests that configuration lists."""
+    try:
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile("manifest.json")
+            manifest = json.loads(member.read(_MANIFEST_MAX)) if member else None
+    except (tarfile.TarError, KeyError, ValueError) as error:
+        raise ValueError(f"the archive fetched for {image} is not an image archive: {error}") from error
+    if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
+        raise ValueError(f"the archive fetched for {image} does not hold one image")
+    config = str(manifest[0].get("Config", ""))
+    config_digest = config.rsplit("/", 1)[-1].removesuffix(".json")
+    if manifest[0].get("RepoTags") != [image] or f"sha256:{config_digest}" != image_id:
+        raise ValueError(f"the archive fetched for {image} is not the release's image {image_id}: refused")

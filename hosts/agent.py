@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from hosts.models import Host, HostState
 from hosts.rpc import host_queue
 
 log = logging.getLogger("paas.agent")
 LOGS_INTERVAL = 1.0  # seconds between two looks for new job containers whose output to follow
+# Calls it runs at once: starts that wait for an image being made must leave room for the listings and checks.
+CALLS_AT_ONCE = 32
 _driver = None  # this agent's driver, on its own engine
 
 
@@ -98,8 +100,8 @@ def agent_heartbeat(*, host: Host) -> None:
     driver = agent_driver()
     memory, cpus = driver.host_capacity()
     running = sum(1 for container in driver.job_containers().values() if container.running)
-    Host.objects.filter(pk=host.pk).update(
-        state=HostState.UP, heartbeat_at=timezone.now(), memory=memory, cpus=cpus, containers=running
+    Host.objects.filter(pk=host.pk).update(  # by the database's clock, which the controllers read it with
+        state=HostState.UP, heartbeat_at=Now(), memory=memory, cpus=cpus, containers=running
     )
 
 
@@ -121,7 +123,7 @@ def agent_register(*, name: str, docker_url: str, address: str) -> Host:
             "address": address,
             "agent": True,
             "state": HostState.UP,
-            "heartbeat_at": timezone.now(),
+            "heartbeat_at": Now(),
             "memory": memory,
             "cpus": cpus,
         },
@@ -171,7 +173,7 @@ def agent_run(*, name: str, docker_url: str, address: str) -> None:
     worker = app.Worker(
         queues=[host_queue(name)],
         pool_cls="threads",
-        concurrency=8,
+        concurrency=CALLS_AT_ONCE,
         hostname=f"agent@{name}",
         without_gossip=True,
         without_mingle=True,

@@ -2,7 +2,8 @@
 
 A call is a Celery message on the host's own queue, `host.NAME`, naming a driver method and its arguments; the
 agent (`paas agent`) runs it against its engine and pushes the outcome onto a Redis list only this call waits on.
-Messages expire with their call, so an agent that comes back never runs what nobody waits for any more. Values
+A call is marked wanted in Redis for as long as it is waited for, so an agent that comes back never runs what
+nobody waits for any more. Values
 cross as JSON: the driver's dataclasses are tagged with their type.
 """
 
@@ -75,11 +76,24 @@ def decode(value):
     return _TYPES[value["__type__"]](**fields)
 
 
-def redis_client():
-    """A client of the cluster's Redis (its Celery broker)."""
+_clients: dict[bool, object] = {}
+
+
+def redis_client(*, blocking: bool = False):
+    """This process's client of the cluster's Redis (its Celery broker), shared by its threads. Its connections time
+    out: a Redis that stops answering fails a call, never hangs it; `blocking` for waits (BLPOP) that outlast a
+    command's usual timeout."""
     import redis
 
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    if blocking not in _clients:
+        _clients[blocking] = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL,
+            socket_connect_timeout=5,
+            socket_timeout=None if blocking else 10,
+            socket_keepalive=True,
+            health_check_interval=30,
+        )
+    return _clients[blocking]
 
 
 def host_call(host_name: str, method: str, *args, timeout: float = CALL_TIMEOUT):
@@ -87,13 +101,10 @@ def host_call(host_name: str, method: str, *args, timeout: float = CALL_TIMEOUT)
     from paas.celery import app
 
     reply_to = f"paas:reply:{secrets.token_hex(12)}"
-    app.send_task(
-        HOST_CALL_TASK,
-        args=[method, encode(list(args)), reply_to],
-        queue=host_queue(host_name),
-        expires=timeout,
-    )
-    popped = redis_client().blpop([reply_to], timeout=max(1, round(timeout)))
+    # The call is wanted for as long as it is waited for, by Redis's clock: an agent that takes it later skips it.
+    redis_client().set(f"{reply_to}:wanted", 1, ex=max(1, round(timeout)))
+    app.send_task(HOST_CALL_TASK, args=[method, encode(list(args)), reply_to], queue=host_queue(host_name))
+    popped = redis_client(blocking=True).blpop([reply_to], timeout=max(1, round(timeout)))
     if popped is None:
         raise HostCallError(f"the agent of host {host_name} did not answer {method} within {timeout:.0f}s")
     reply = json.loads(popped[1])
@@ -102,12 +113,18 @@ def host_call(host_name: str, method: str, *args, timeout: float = CALL_TIMEOUT)
     return decode(reply["value"])
 
 
+def host_call_wanted(reply_to: str) -> bool:
+    """The agent's side: whether the controller still waits for this call (one it gave up on is not run)."""
+    return bool(redis_client().exists(f"{reply_to}:wanted"))
+
+
 def host_reply(reply_to: str, *, value=None, error: str | None = None) -> None:
     """The agent's side: hands a call's outcome to the controller waiting on `reply_to`."""
     reply = {"error": error} if error is not None else {"value": encode(value)}
-    client = redis_client()
-    client.rpush(reply_to, json.dumps(reply))
-    client.expire(reply_to, REPLY_TTL)
+    pipeline = redis_client().pipeline()
+    pipeline.rpush(reply_to, json.dumps(reply))
+    pipeline.expire(reply_to, REPLY_TTL)
+    pipeline.execute()
 
 
 class AgentHostDriver:

@@ -32,7 +32,7 @@ class RemoteSession:
 
     def __init__(self, key: str):
         self.key = key
-        self.client = redis_client()
+        self.client = redis_client(blocking=True)
 
     def read(self) -> tuple[str, bytes] | None:
         while True:
@@ -58,7 +58,7 @@ class SessionPump:
 
     def __init__(self, key: str, session):
         self.key, self.session = key, session
-        self.client = redis_client()
+        self.client = redis_client(blocking=True)
         self.ended = threading.Event()
 
     def start(self) -> None:

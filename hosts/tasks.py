@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from hosts.rpc import CALLABLE, HOST_CALL_TASK, decode, host_reply
+from hosts.rpc import CALLABLE, HOST_CALL_TASK, decode, host_call_wanted, host_reply
 
 
 @shared_task(name=HOST_CALL_TASK, ignore_result=True, acks_late=False)
@@ -13,6 +13,8 @@ def host_call_run(method: str, args: list, reply_to: str) -> None:
     if method not in CALLABLE:
         host_reply(reply_to, error=f"{method} is not a call an agent answers")
         return
+    if not host_call_wanted(reply_to):
+        return  # the controller gave up on it (this agent was away): running it now could undo what came after
     try:
         arguments = decode(args)
         if method == "job_remove":

@@ -52,7 +52,7 @@ def _listen(name: str) -> None:
     event = wakeup_event(name)
     while True:
         try:
-            subscription = redis_client().pubsub(ignore_subscribe_messages=True)
+            subscription = redis_client(blocking=True).pubsub(ignore_subscribe_messages=True)
             subscription.subscribe(_CHANNEL + name)
             for _ in subscription.listen():
                 event.set()

@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.functions import Now
 
 from scheduler.models import SchedulerLease
 
@@ -29,15 +29,20 @@ def lease_holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def _lease_end():
+    """When a lease taken or renewed now lapses, by the database's clock: the one clock all controllers share."""
+    lease = timedelta(seconds=settings.PAAS_SCHEDULER_LEASE)
+    return ExpressionWrapper(Now() + lease, output_field=DateTimeField())
+
+
 def lease_hold(holder: str) -> bool:
     """Renews the lease for `holder`, or takes it when it has lapsed; whether `holder` holds it now."""
-    now = timezone.now()
-    until = now + timedelta(seconds=settings.PAAS_SCHEDULER_LEASE)
-    if SchedulerLease.objects.filter(name=LEASE, holder=holder, expires_at__gt=now).update(expires_at=until):
+    held = SchedulerLease.objects.filter(name=LEASE, holder=holder, expires_at__gt=Now())
+    if held.update(expires_at=_lease_end()):
         return True
-    _lease_row(now)
-    lapsed = SchedulerLease.objects.filter(Q(expires_at__lte=now) | Q(holder=holder), name=LEASE)
-    if not lapsed.update(holder=holder, expires_at=until, term=F("term") + 1):
+    _lease_row()
+    lapsed = SchedulerLease.objects.filter(Q(expires_at__lte=Now()) | Q(holder=holder), name=LEASE)
+    if not lapsed.update(holder=holder, expires_at=_lease_end(), term=F("term") + 1):
         return False
     term = SchedulerLease.objects.filter(name=LEASE).values_list("term", flat=True).first()
     log.info("this controller (%s) runs the scheduler now (lease term %s)", holder, term)
@@ -46,13 +51,13 @@ def lease_hold(holder: str) -> bool:
 
 def lease_release(holder: str) -> None:
     """Lets the lease go at once (this controller is stopping), so that another takes over without waiting."""
-    SchedulerLease.objects.filter(name=LEASE, holder=holder).update(expires_at=timezone.now())
+    SchedulerLease.objects.filter(name=LEASE, holder=holder).update(expires_at=Now())
 
 
-def _lease_row(now) -> None:
+def _lease_row() -> None:
     if SchedulerLease.objects.filter(name=LEASE).exists():
         return
     try:
-        SchedulerLease.objects.create(name=LEASE, holder="", expires_at=now)
+        SchedulerLease.objects.create(name=LEASE, holder="", expires_at=Now())
     except IntegrityError:
         pass  # made by another controller in the meantime

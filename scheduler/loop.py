@@ -10,6 +10,7 @@ from django.db import close_old_connections
 
 from paas.wakeups import wakeup_event, wakeup_listen
 from scheduler.lease import lease_hold, lease_holder_name, lease_release
+from scheduler.router import router_refresh
 from scheduler.selectors import jobs_starting
 from scheduler.services import reconcile
 
@@ -27,27 +28,62 @@ class SchedulerLoop(threading.Thread):
         self.wakeup = wakeup_event("scheduler")
         self.collected_at: float | None = None  # monotonic time of the last collection; None: none yet
         self.holder = lease_holder_name()
+        self.holding = False  # whether this controller holds the scheduler lease, as last seen
 
     def run(self) -> None:
         wakeup_listen("scheduler")
+        threading.Thread(target=self._keep_lease, name="scheduler-lease", daemon=True).start()
         while not self.stopping.is_set():
             self.wakeup.clear()
             interval = self.interval
-            try:
-                close_old_connections()
-                if not lease_hold(self.holder):  # another controller runs the scheduler; take over once it lapses
-                    self.wakeup.wait(min(interval, settings.PAAS_SCHEDULER_LEASE / 4))
-                    continue
-                reconcile()
-                interval = min(interval, STARTING_INTERVAL) if jobs_starting() else interval
-            except Exception:
-                log.exception("reconcile pass failed; retrying")
+            close_old_connections()
+            if self._lead():
+                interval = self._pass(interval)
+                self.collect_when_due()
+            else:  # another controller runs the scheduler: this one keeps its router current, and takes over later
+                self._follow()
+                interval = min(interval, settings.PAAS_SCHEDULER_LEASE / 4)
             self.traffic()
-            self.collect_when_due()
             self.wakeup.wait(interval)
         with contextlib.suppress(Exception):
             lease_release(self.holder)
         close_old_connections()
+
+    def _lead(self) -> bool:
+        """Whether this controller holds the scheduler lease (taking it when it has lapsed)."""
+        try:
+            self.holding = lease_hold(self.holder)
+        except Exception:
+            log.exception("could not read the scheduler lease; retrying")
+            self.holding = False
+        return self.holding
+
+    def _keep_lease(self) -> None:
+        """Renews the lease while this controller holds it, however long a pass takes (an image being made on a
+        host, say), so that no other controller starts passes meanwhile; it lapses once this process is gone."""
+        while not self.stopping.wait(settings.PAAS_SCHEDULER_LEASE / 3):
+            if self.holding:
+                try:
+                    self.holding = lease_hold(self.holder)
+                except Exception:  # noqa: BLE001 - the database away: the loop finds out too
+                    log.warning("could not renew the scheduler lease")
+                finally:
+                    close_old_connections()
+
+    def _pass(self, interval: float) -> float:
+        """One reconcile pass; returns how long to wait before the next."""
+        try:
+            reconcile()
+            return min(interval, STARTING_INTERVAL) if jobs_starting() else interval
+        except Exception:
+            log.exception("reconcile pass failed; retrying")
+            return interval
+
+    def _follow(self) -> None:
+        try:
+            router_refresh()
+        except Exception:
+            log.exception("could not refresh the router's routes; retrying")
 
     def traffic(self) -> None:
         """Takes in the router's new access lines (scheduler.traffic); a failure never stops the loop."""

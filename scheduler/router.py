@@ -347,8 +347,9 @@ def router_current() -> dict | None:
         return None
 
 
-def router_sync() -> None:
-    """Loads the current route table into the router if what it holds differs, then marks jobs routed."""
+def router_refresh() -> RouteTable | None:
+    """Loads the current route table into this process's router if what it holds differs; returns the table, or None
+    when the router did not take it. A controller that does not run the scheduler keeps its router current so."""
     table = route_table()
     backend = router()
     try:
@@ -356,6 +357,14 @@ def router_sync() -> None:
             backend.load(table)
     except ADMIN_ERRORS as error:
         log.warning("router did not take the new routes (%s); retrying on the next pass", error)
+        return None
+    return table
+
+
+def router_sync() -> None:
+    """The scheduler's step: refreshes the router, then marks jobs routed (and no longer routed)."""
+    table = router_refresh()
+    if table is None:
         return
     routed = {job_id for route in table.routes for job_id in route.job_ids}
     now = timezone.now()

@@ -16,7 +16,8 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from apps.logs import app_log_event
@@ -144,21 +145,24 @@ def _job_step(job: Job, action: str):
 
 
 def _observe() -> dict[int, LiveHost]:
-    """Reads every host's containers and brings job rows in line with them; returns the hosts that answered. A host
-    not heard from for PAAS_HOST_DOWN_AFTER seconds is down, and its jobs are lost: they start elsewhere. Hosts are
-    asked at once, so that one slow to answer holds the pass up by one wait, not one per host."""
+    """Reads every host's containers and brings job rows in line with them; returns the hosts that answered.
+
+    A host whose engine this process drives (`paas up`'s) is down while it does not answer: its jobs leave the
+    router and are back once it answers again. An agent's host is down once its heartbeats have stopped for
+    PAAS_HOST_DOWN_AFTER seconds, and its jobs are lost: they start on the other hosts. Hosts are asked at once, so
+    that one slow to answer holds the pass up by one wait, not one per host."""
     live = {}
     listed_at = timezone.now()
+    silent = _silent_agents()
     hosts = list(Host.objects.all())
-    asked = [host for host in hosts if not host.agent or _heard_from(host, listed_at)]  # an agent's heartbeats
     for host in hosts:
-        if host not in asked:
+        if host.pk in silent:
             _host_lost(host)
-    for host, driver, containers in _listings(asked):
+    for host, driver, containers in _listings([host for host in hosts if host.pk not in silent]):
         if isinstance(containers, Exception):
             log.warning("host %s did not answer: %s", host.name, containers)
-            if not _heard_from(host, listed_at):
-                _host_lost(host)
+            if not host.agent:
+                host_mark_down(host=host)
             continue
         if not host.agent:  # an agent's heartbeats say it is up
             host_heartbeat(host=host)
@@ -184,10 +188,13 @@ def _listings(hosts: list[Host]) -> list[tuple[Host, object, dict | Exception]]:
         return list(pool.map(listing, hosts))
 
 
-def _heard_from(host: Host, now) -> bool:
-    """Whether `host` answered (or its agent sent a heartbeat) within PAAS_HOST_DOWN_AFTER seconds."""
+def _silent_agents() -> set[int]:
+    """The agents' hosts not heard from for PAAS_HOST_DOWN_AFTER seconds, by the database's clock (agents stamp
+    their heartbeats with it: the one clock every machine shares)."""
     down_after = timedelta(seconds=settings.PAAS_HOST_DOWN_AFTER)
-    return host.heartbeat_at is not None and now - host.heartbeat_at < down_after
+    cutoff = ExpressionWrapper(Now() - down_after, output_field=DateTimeField())
+    silent = Host.objects.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff), agent=True)
+    return set(silent.values_list("pk", flat=True))
 
 
 def _host_lost(host: Host) -> None:
@@ -202,10 +209,11 @@ def _host_lost(host: Host) -> None:
 
 
 def _jobs_lost_with_hosts() -> None:
-    """The jobs of hosts that are down stop counting: the router leaves them and their slots are filled elsewhere.
-    Should the host come back, its containers of these jobs are removed (_observe_host), so an app never runs more
-    copies than its formation asks for."""
-    lost = Job.objects.filter(host__state=HostState.DOWN, state__in=(*ACTIVE_STATES, JobState.STOPPING))
+    """The jobs of agents' hosts that are down stop counting: the router leaves them and their slots are filled
+    elsewhere. Should the host come back, its containers of these jobs are removed (_observe_host), so an app
+    never runs more copies than its formation asks for."""
+    lost = Job.objects.filter(host__state=HostState.DOWN, host__agent=True)
+    lost = lost.filter(state__in=(*ACTIVE_STATES, JobState.STOPPING))
     for job in lost.select_related("app", "host"):
         job.state, job.error = JobState.STOPPED, f"lost with host {job.host.name}, which is down"
         job.save(update_fields=["state", "error", "updated_at"])
@@ -464,8 +472,19 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
             continue
         _unplaced_told.discard(job.pk)
         with _job_step(job, "prepare"):
-            placed.append((job, live[host_pk], job_spec(job, live[host_pk].host)))
+            if _job_claimed(job, live[host_pk].host):
+                placed.append((job, live[host_pk], job_spec(job, job.host)))
     return placed
+
+
+def _job_claimed(job: Job, host: Host) -> bool:
+    """Takes a due job for `host`, unless it changed since this pass read it (another scheduler took it: the lease
+    keeps that from happening, this makes sure); whether it is this pass's to start."""
+    now = timezone.now()
+    claim = Job.objects.filter(pk=job.pk, state=job.state, updated_at=job.updated_at).update(host=host, updated_at=now)
+    if claim:
+        job.host, job.updated_at = host, now
+    return bool(claim)
 
 
 def _job_need(job: Job, limits: dict, constraints: dict) -> JobNeed:
@@ -606,6 +625,11 @@ def job_check(job: Job) -> HealthCheck | None:
     return HealthCheck(check["path"], check.get("timeout", 2.0), check.get("passes", 2)) if check else None
 
 
+STARTED_FIELDS = ("host", "container_id", "host_port", "private_address", "state", "started_at", "restart_at")
+STARTED_FIELDS += ("stop_signalled_at", "routed_at", "unrouted_at", "check_passes", "check_failures", "last_check")
+STARTED_FIELDS += ("updated_at",)
+
+
 def _job_started(job: Job, live: LiveHost, outcome: Started | Exception) -> None:
     if isinstance(outcome, Exception):
         log.warning("could not start %s %s: %s", job.app.name, job.name, outcome)
@@ -626,7 +650,7 @@ def _job_started(job: Job, live: LiveHost, outcome: Started | Exception) -> None
     job.routed_at = job.unrouted_at = None
     job.check_passes = job.check_failures = 0
     job.last_check = ""
-    job.save()
+    job.save(update_fields=STARTED_FIELDS)  # these only: another step may have changed others meanwhile
     if outcome.result is not None:
         _check_recorded(job, live, job_check(job), outcome.passes, outcome.result)
 

@@ -6,6 +6,7 @@ app's log, and adds the request to the app's TrafficMinute: counts per minute, 5
 histogram from which p50, p95 and p99 are read. Minutes older than PAAS_METRICS_RETENTION_HOURS are dropped.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,15 @@ LATENCY_BUCKETS_MS = (
 )
 READ_MAX_BYTES = 8 * 1024 * 1024  # read per pass: a burst is taken over a few passes
 OFFSET_FILE = "router-access.offset"
+
+
+def _offset_path(access_log: Path) -> Path:
+    """Where the offset of this router's access log is kept. Controllers of a cluster share DATA_DIR and each has a
+    router of its own: each router's log has its own offset (the default router's keeps the plain name)."""
+    data_dir = Path(settings.DATA_DIR)
+    if access_log == data_dir / "router" / access_log.name:
+        return data_dir / OFFSET_FILE
+    return data_dir / f"router-access-{hashlib.sha256(str(access_log).encode()).hexdigest()[:12]}.offset"
 
 
 @dataclass(frozen=True)
@@ -182,7 +192,8 @@ def traffic_collect(path: Path | None = None) -> int:
     """Takes in what the router logged since the last call; returns how many requests it counted."""
     from scheduler.router import access_log_path
 
-    reader = AccessLogReader(path or access_log_path(), Path(settings.DATA_DIR) / OFFSET_FILE)
+    path = path or access_log_path()
+    reader = AccessLogReader(path, _offset_path(path))
     lines = reader.read_new()
     if not lines:
         return 0

@@ -1,8 +1,12 @@
 """Past one machine, with the in-memory driver: hosts that go down, agents' heartbeats, one job per formation slot,
 the scheduler lease, and what crosses to an agent (calls, slugs)."""
 
+import asyncio
 import hashlib
 import http.server
+import io
+import json
+import tarfile
 import threading
 import time
 from collections import Counter
@@ -14,15 +18,17 @@ from django.utils import timezone
 
 from artifacts.blobstore import blob_exists, blob_fetch, blob_put_file, blob_url
 from artifacts.services import artifact_create
+from buildpacks.pipeline import _archive_check
 from formations.services import formation_deploy, formation_scale
 from hosts.drivers import CheckResult, ImageSource, JobContainer, JobSpec
 from hosts.drivers.memory import MemoryHostDriver
 from hosts.engine import MemoryBuildEngine
+from hosts.logship import _batch_write
 from hosts.models import Host, HostState
 from hosts.rpc import decode, encode
 from paas.errors import InvalidInput
 from releases.services import release_create
-from scheduler import router
+from scheduler import router, services
 from scheduler.lease import lease_hold, lease_release
 from scheduler.models import Job, JobState, SchedulerLease
 from scheduler.services import job_spec, reconcile
@@ -57,8 +63,10 @@ def _running(driver) -> set[str]:
     return {container.container_id for container in driver.containers.values() if container.running}
 
 
-def test_the_jobs_of_a_host_that_went_silent_start_elsewhere_and_its_copies_go_when_it_returns(driver, settings):
-    second = _second_host()
+def test_the_jobs_of_an_agents_host_that_went_silent_start_elsewhere_and_its_copies_go_when_it_returns(
+    driver, settings
+):
+    second = _second_host(agent=True)
     app = make_app()
     deploy(app)
     formation_scale(app=app, counts={"web": 4}, actor=app.owner)
@@ -73,8 +81,8 @@ def test_the_jobs_of_a_host_that_went_silent_start_elsewhere_and_its_copies_go_w
     assert len(upstreams) == 4 and all(upstream.startswith("127.0.0.1:") for upstream in upstreams)
     assert len(_running(second)) == 2  # still running there, out of reach
     second.failing.clear()
+    Host.objects.filter(name="second").update(state=HostState.UP, heartbeat_at=timezone.now())  # a heartbeat
     _settle()
-    assert Host.objects.get(name="second").state == HostState.UP
     assert _running(second) == set()  # the lost jobs' copies are stopped: no more copies than the formation's
     assert _up_jobs_per_host(app) == {"local": 4}
 
@@ -179,8 +187,17 @@ def test_a_docker_image_travels_as_its_archive_at_a_url_the_controller_signed(dr
     assert source.image_id == image_id and not source.slug_digest
     assert source.archive_url.startswith(f"http://controller.internal:8000/internal/images/{release.artifact.pk}?s=")
     path = source.archive_url.removeprefix(settings.PAAS_CONTROLLER_URL)
-    assert b"".join(client.get(path).streaming_content) == f"archive of {image}".encode()
+    assert _body(client.get(path)) == f"archive of {image}".encode()
     assert client.get(path.replace("?s=", "?s=0")).status_code == 403
+
+
+def _body(response) -> bytes:
+    """A streamed response's body (streamed asynchronously, as the server sends it)."""
+
+    async def chunks() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return asyncio.run(chunks())
 
 
 def test_a_blob_is_served_only_at_a_url_the_controller_signed(client, tmp_path):
@@ -189,7 +206,7 @@ def test_a_blob_is_served_only_at_a_url_the_controller_signed(client, tmp_path):
     digest, _ = blob_put_file(source)
     url = blob_url(digest)
     path = url[url.index("/internal/") :]
-    assert b"".join(client.get(path).streaming_content) == b"slug bytes"
+    assert _body(client.get(path)) == b"slug bytes"
     assert client.get(path[:-2] + "xx").status_code == 403
     assert client.get(f"/internal/blobs/{digest}").status_code == 403
     assert client.post(path).status_code == 405
@@ -229,15 +246,16 @@ def test_a_controller_without_the_lease_runs_no_pass_until_it_lapses(monkeypatch
     from scheduler import loop
 
     settings.PAAS_SCHEDULER_LEASE = 0.4
-    passes = []
+    passes, refreshes = [], []
     monkeypatch.setattr(loop, "reconcile", lambda: passes.append(1))
+    monkeypatch.setattr(loop, "router_refresh", lambda: refreshes.append(1))
     monkeypatch.setattr(loop.SchedulerLoop, "collect_when_due", lambda self: None)
     assert lease_hold("another controller")
     scheduler = loop.SchedulerLoop(interval=0.05)
     scheduler.start()
     try:
         time.sleep(0.2)
-        assert passes == []
+        assert passes == [] and refreshes  # it keeps its own router current meanwhile
         assert _eventually(lambda: passes, timeout=5)  # the other one's lease lapsed: this one took it
         assert SchedulerLease.objects.get().holder == scheduler.holder
     finally:
@@ -250,3 +268,57 @@ def _eventually(check, timeout: float):
     while not (value := check()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return value
+
+
+def test_a_due_job_another_scheduler_changed_since_this_pass_read_it_is_not_started_twice(driver):
+    app = make_app()
+    deploy(app)
+    job = Job.objects.create(app=app, release=app.releases.get(), process_type="web", index=1)
+    read = Job.objects.get(pk=job.pk)
+    assert services._job_claimed(Job.objects.get(pk=job.pk), Host.objects.get(name="local"))
+    assert not services._job_claimed(read, Host.objects.get(name="local"))  # as read before that claim
+
+
+def _archive(path, manifest) -> None:
+    with tarfile.open(path, "w") as tar:
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def test_an_image_archive_is_loaded_only_if_it_holds_the_releases_image_alone(tmp_path):
+    image, image_id = "paas-app/shop:x-image-1", "sha256:" + "c" * 64
+    good = {"Config": "c" * 64 + ".json", "RepoTags": [image], "Layers": []}
+    _archive(tmp_path / "good.tar", [good])
+    _archive_check(tmp_path / "good.tar", image, image_id)
+    for name, manifest in {
+        "retags": [{**good, "RepoTags": [image, "paas/stack:latest"]}],
+        "another": [{**good, "Config": "d" * 64 + ".json"}],
+        "two": [good, good],
+    }.items():
+        _archive(tmp_path / f"{name}.tar", manifest)
+        with pytest.raises(ValueError, match="archive fetched"):
+            _archive_check(tmp_path / f"{name}.tar", image, image_id)
+    (tmp_path / "junk.tar").write_bytes(b"not a tar")
+    with pytest.raises(ValueError, match="not an image archive"):
+        _archive_check(tmp_path / "junk.tar", image, image_id)
+
+
+def test_log_lines_an_agent_sends_reach_only_the_log_of_an_app_that_exists(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    make_app("shop")
+    _batch_write({"app": "../../etc/x", "entries": [[1.0, "web.1 v1 stdout", "escape"]]})
+    _batch_write({"app": "nosuchapp", "entries": [[1.0, "web.1 v1 stdout", "nobody"]]})
+    _batch_write({"app": "shop", "entries": [[1.0, "web.1 v1 stdout", "hello"]]})
+    assert [path.name for path in (tmp_path / "logs").iterdir()] == ["shop.log"]
+    assert "web.1 v1 stdout: hello" in (tmp_path / "logs" / "shop.log").read_text()
+
+
+def test_each_controllers_router_log_keeps_its_own_offset_in_the_shared_data_directory(settings, tmp_path):
+    from scheduler.traffic import OFFSET_FILE, _offset_path
+
+    settings.DATA_DIR = tmp_path
+    assert _offset_path(tmp_path / "router" / "access.log") == tmp_path / OFFSET_FILE
+    second, third = _offset_path(tmp_path / "c2" / "access.log"), _offset_path(tmp_path / "c3" / "access.log")
+    assert len({second, third, tmp_path / OFFSET_FILE}) == 3 and second.parent == tmp_path

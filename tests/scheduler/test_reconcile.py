@@ -168,27 +168,22 @@ def test_a_failing_docker_call_for_one_job_does_not_stop_the_pass_for_others(dri
     assert Job.objects.get(app=first).state == JobState.STOPPED
 
 
-def test_a_host_that_misses_a_pass_keeps_its_jobs_and_one_silent_for_the_down_period_loses_them(driver, settings):
+def test_jobs_on_a_host_that_does_not_answer_leave_the_router_and_are_back_when_it_does(driver, settings):
     app = make_app()
     deploy(app)
     _settle()
     job = Job.objects.get(app=app)
     driver.failing.add("job_containers")
-    reconcile()  # a hiccup: the jobs are likely still serving
-    assert Host.objects.get(name="local").state == HostState.UP
-    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{job.host_port}"]
-    silent_since = timezone.now() - timedelta(seconds=settings.PAAS_HOST_DOWN_AFTER + 1)
-    Host.objects.filter(name="local").update(heartbeat_at=silent_since)
     reconcile()
     assert Host.objects.get(name="local").state == HostState.DOWN
     assert _routes()["myapp.localhost"] == []
-    job.refresh_from_db()
-    assert job.state == JobState.STOPPED and "lost with host local" in job.error
+    silent_since = timezone.now() - timedelta(seconds=settings.PAAS_HOST_DOWN_AFTER + 60)
+    Host.objects.filter(name="local").update(heartbeat_at=silent_since)
+    reconcile()  # this machine's engine, away for long (a reboot): there is nowhere else its jobs would go
     driver.failing.clear()
-    _settle()  # back: its container of the lost job is removed, and the job's replacement runs there
-    replacement = Job.objects.get(app=app, state=JobState.UP)
-    assert [container.container_id for container in _running(driver)] == [replacement.container_id]
-    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{replacement.host_port}"]
+    reconcile()
+    assert Job.objects.get(app=app).state == JobState.UP  # adopted, not restarted
+    assert _routes()["myapp.localhost"] == [f"127.0.0.1:{job.host_port}"]
 
 
 def test_a_web_job_that_never_listens_is_killed_after_the_boot_timeout(driver):
