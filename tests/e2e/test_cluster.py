@@ -97,6 +97,30 @@ def test_a_one_off_run_on_an_agents_host_streams_its_output_and_exit_status(clus
     assert "ran in " in result.output
 
 
+def test_a_dockerfile_build_travels_to_the_other_host_as_its_image_archive(cluster, app):
+    platform = cluster.platform
+    source = platform.root / "docked"
+    source.mkdir()
+    (source / "Dockerfile").write_text("FROM paas/stack\nCOPY app.py /srv/\nCMD python3 /srv/app.py\n")
+    (source / "app.py").write_text(web_app("{PAAS_RELEASE} in {HOSTNAME}"))
+    commit(platform, source, "a Dockerfile")
+    ok(platform.paas("create", "docked", cwd=source))
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode == 0 and "v1 deployed" in push.stderr, push.stderr
+    ok(platform.paas("scale", "web=2", "-a", "docked"))
+
+    def spread() -> dict:
+        jobs = platform.paas_json("ps", "-a", "docked")
+        return {job["container_id"][:12]: job["host"] for job in jobs if job["state"] == "up"}
+
+    assert eventually(lambda: sorted(spread().values()) == ["one", "two"], timeout=90), platform.paas(
+        "ps", "-a", "docked"
+    ).output
+    answered = {platform.curl("docked").strip().split(" in ")[-1] for _ in range(8)}
+    assert {spread().get(container) for container in answered} == {"one", "two"}, answered
+    ok(platform.paas("scale", "web=0", "-a", "docked"))
+
+
 def test_a_host_whose_engine_stops_loses_its_jobs_to_the_other_and_has_no_extra_copies_back(cluster, app):
     platform, instance = cluster.platform, cluster.platform.instance()
     with LoadLoop(platform, "spread") as load:
