@@ -34,12 +34,13 @@ def agent_driver():
 
 
 def agent_logs_flush(container_id: str) -> None:
-    """Before a container is removed: its last lines go into its app's log."""
+    """Before a container is removed: its last lines go into its app's log (but for an attached run's, which are
+    its user's alone)."""
     from scheduler.logs import job_logs_flush
     from scheduler.models import Job
 
     job = Job.objects.filter(container_id=container_id).select_related("app", "release").first()
-    if job is not None:
+    if job is not None and not job.attached:
         job_logs_flush(job, agent_driver())
 
 

@@ -14,6 +14,7 @@ import shlex
 import signal
 import socket
 import threading
+import warnings
 from pathlib import Path
 
 import django
@@ -191,6 +192,11 @@ def _cluster_check(role: str) -> None:
 
 
 def _setup(role: str) -> None:
+    from celery.exceptions import SecurityWarning
+
+    # Celery warns a worker run as root against pickled messages; these take JSON only. (An agent is root, or in the
+    # docker group, to drive its engine.)
+    warnings.filterwarnings("ignore", category=SecurityWarning)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paas.settings")
     from paas.datadir import data_dir_prepare
 

@@ -143,6 +143,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the platform's logging, as configured below
+CELERY_TASK_SERIALIZER = "json"  # and nothing else is taken: a message can never be code (pickle)
+CELERY_ACCEPT_CONTENT = ["json"]
 # Builds go to the `builds` queue (an embedded worker in `paas up`, `paas builder` workers in a cluster); each host's
 # agent consumes its own queue, `host.NAME` (hosts.agent).
 CELERY_TASK_ROUTES = {"buildpacks.build_run": {"queue": "builds"}}
