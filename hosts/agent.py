@@ -155,7 +155,7 @@ def agent_run(*, name: str, docker_url: str, address: str) -> None:
     """Runs the agent of host `name` until SIGINT or SIGTERM: heartbeats, log followers, and its queue's calls."""
     from buildpacks.stack import stack_ensure
     from hosts.engine import build_engine
-    from paas.celery import app
+    from paas.celery import app, worker_options
 
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         raise SystemExit("paas agent: set CELERY_BROKER_URL=redis://HOST:6379/0, the broker the controller uses")
@@ -171,17 +171,8 @@ def agent_run(*, name: str, docker_url: str, address: str) -> None:
     loop.start()
     print(f"paas agent: host {name} ({docker_url}, jobs reached at {address}) takes calls on {host_queue(name)}")
     app.loader.import_default_modules()
-    worker = app.Worker(
-        queues=[host_queue(name)],
-        pool_cls="threads",
-        concurrency=CALLS_AT_ONCE,
-        hostname=f"agent@{name}",
-        without_gossip=True,
-        without_mingle=True,
-        without_heartbeat=True,
-        loglevel="WARNING",
-        quiet=True,
-    )
+    options = worker_options(queue=host_queue(name), concurrency=CALLS_AT_ONCE, hostname=f"agent@{name}")
+    worker = app.Worker(**options, quiet=True)
     try:
         worker.start()
     finally:

@@ -29,18 +29,12 @@ class CeleryWorker(threading.Thread):
 
     def __init__(self, concurrency: int = 2):
         super().__init__(name="celery-worker", daemon=True)
-        from paas.celery import app
+        from paas.celery import app, worker_options
 
         app.loader.import_default_modules()
+        hostname = f"paas@{socket.gethostname()}"
         self.controller = app.WorkController(
-            queues=[BUILDS_QUEUE],
-            pool_cls="threads",
-            concurrency=concurrency,
-            hostname=f"paas@{socket.gethostname()}",
-            without_heartbeat=True,
-            without_mingle=True,
-            without_gossip=True,
-            loglevel="WARNING",
+            **worker_options(queue=BUILDS_QUEUE, concurrency=concurrency, hostname=hostname)
         )
 
     def run(self) -> None:
@@ -238,22 +232,12 @@ def run_controller() -> None:
 def run_builder(concurrency: int) -> None:
     """`paas builder`: a Celery worker of the `builds` queue, building on the Docker engine of DOCKER_HOST."""
     _setup("builder")
-    from paas.celery import app
+    from paas.celery import app, worker_options
 
     app.loader.import_default_modules()
     print(f"paas builder: building on {settings.DOCKER_HOST}, {concurrency} at a time", flush=True)
-    worker = app.Worker(
-        queues=[BUILDS_QUEUE],
-        pool_cls="threads",
-        concurrency=concurrency,
-        hostname=f"builder@{socket.gethostname()}",
-        without_gossip=True,
-        without_mingle=True,
-        without_heartbeat=True,
-        loglevel="WARNING",
-        quiet=True,
-    )
-    worker.start()
+    hostname = f"builder@{socket.gethostname()}"
+    app.Worker(**worker_options(queue=BUILDS_QUEUE, concurrency=concurrency, hostname=hostname), quiet=True).start()
 
 
 def run_agent(*, name: str, docker_url: str, address: str) -> None:
