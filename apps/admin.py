@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.models import App, Event, Key
+from apps.models import App, Event, HookDelivery, Key
 from apps.selectors import app_may_manage, app_url, event_list, key_list
 from apps.services import app_create, key_remove
 from buildpacks.selectors import build_list
@@ -240,3 +240,25 @@ class EventAdmin(ReadOnlyAdmin):
         if request.user.is_superuser:
             return events
         return events.filter(Q(app__in=apps_visible(request)) | Q(app__isnull=True, actor=request.user))
+
+
+@admin.register(HookDelivery)
+class HookDeliveryAdmin(ReadOnlyAdmin):
+    """What was sent to the apps' deploy hooks (`paas hooks add`), and what the receivers answered; a hook's secret
+    is never shown."""
+
+    list_display = ["created_at", "app_name", "url", "event", "state", "attempts", "status_code", "error"]
+    list_filter = ["event", "state"]
+    list_select_related = ["hook__app"]
+    exclude = ["hook"]
+
+    @admin.display(description="app")
+    def app_name(self, delivery):
+        return delivery.hook.app.name
+
+    @admin.display(description="URL")
+    def url(self, delivery):
+        return delivery.hook.url
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(hook__app__in=apps_visible(request))

@@ -161,6 +161,8 @@ class EventAction(models.TextChoices):
     LINK_ADD = "link.add", "Link added"
     LINK_REMOVE = "link.remove", "Link removed"
     CONSTRAINTS = "constraints", "Placement constraints changed"
+    HOOK_ADD = "hook.add", "Deploy hook added"
+    HOOK_REMOVE = "hook.remove", "Deploy hook removed"
 
 
 class Event(models.Model):
@@ -185,3 +187,58 @@ class Event(models.Model):
     def __str__(self):
         who = self.actor.username if self.actor else "paas"
         return f"{self.app_name or '-'} {self.action} by {who}: {self.detail}"
+
+
+class HookEvent(models.TextChoices):
+    """What a deploy hook can be told of."""
+
+    DEPLOY = "deploy", "A release finished rolling out"
+    BUILD_FAILED = "build_failed", "A build failed"
+    CRASHED = "crashed", "A job crashed"
+
+
+class Hook(models.Model):
+    """A URL told of an app's deploys, failed builds and crashes: a JSON POST signed with HMAC-SHA256 of its secret
+    (shown once, when it is added)."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="hooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="The HookEvent values it is told of")
+    secret = models.CharField(max_length=64, help_text="The key of its signatures; never shown again")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["app", "pk"]
+
+    def __str__(self):
+        return f"{self.app.name} hook {self.pk}: {self.url}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class HookDelivery(models.Model):
+    """One event sent (or to be sent) to one hook: its body, its attempts, and what the receiver answered."""
+
+    hook = models.ForeignKey(Hook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=20, choices=HookEvent.choices)
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True, help_text="The receiver's last answer")
+    error = models.CharField(max_length=300, blank=True, help_text="Why the last attempt failed")
+    next_attempt_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.event} to hook {self.hook_id}: {self.state}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps import apis, domain_apis
+from apps import apis, domain_apis, hook_apis
 
 urlpatterns = [
     path("apps/", apis.AppListApi.as_view(), name="app-list"),
@@ -14,6 +14,9 @@ urlpatterns = [
         name="app-domain-certificate",
     ),
     path("apps/<str:name>/router/", domain_apis.AppRouterSettingsApi.as_view(), name="app-router"),
+    path("apps/<str:name>/hooks/", hook_apis.AppHookListApi.as_view(), name="app-hook-list"),
+    path("apps/<str:name>/hooks/deliveries/", hook_apis.AppHookDeliveryListApi.as_view(), name="app-hook-deliveries"),
+    path("apps/<str:name>/hooks/<int:hook_id>/", hook_apis.AppHookDetailApi.as_view(), name="app-hook-detail"),
     path("apps/<str:name>/logs/", apis.AppLogApi.as_view(), name="app-log"),
     path("apps/<str:name>/access/", apis.AppAccessListApi.as_view(), name="app-access-list"),
     path("apps/<str:name>/access/<str:username>/", apis.AppAccessDetailApi.as_view(), name="app-access-detail"),

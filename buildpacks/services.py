@@ -311,6 +311,16 @@ def build_fail(*, build: Build, error: str, slug_digests: Iterable[str] = ()) ->
     _builds_fail(Build.objects.filter(pk=build.pk), error=error, slug_digests=slug_digests)
 
 
+def _failed_builds_told(build_ids: list[int], error: str) -> None:
+    """Tells the apps' deploy hooks of builds that failed (apps.hooks)."""
+    from apps.hooks import hooks_notify
+    from apps.models import HookEvent
+
+    for build in Build.objects.filter(pk__in=build_ids).select_related("app"):
+        detail = {"build": {"id": build.pk, "revision": build.revision, "error": error}}
+        hooks_notify(app=build.app, event=HookEvent.BUILD_FAILED, detail=detail)
+
+
 def build_fail_interrupted() -> int:
     """Fails the builds this control plane is stopping in the middle of, or an earlier one left (embedded mode)."""
     return _builds_fail(Build.objects.all(), error="the platform stopped during this build; push again")
@@ -337,9 +347,11 @@ def _builds_fail(builds: QuerySet, *, error: str, slug_digests: Iterable[str] = 
         with transaction.atomic():
             failing = builds.select_for_update().filter(state__in=UNFINISHED_STATES)
             sources = set(failing.values_list("source_digest", flat=True))
+            failed = list(failing.values_list("pk", flat=True))
             count = failing.update(
                 state=BuildState.FAILED, error=error, finished_at=timezone.now(), log=Concat("log", Value(line))
             )
+            _failed_builds_told(failed, error)
         return count, sources
 
     count, sources = _retried(record, what="record a failed build")

@@ -133,6 +133,7 @@ SPECTACULAR_SETTINGS = {
         "JobStateEnum": "scheduler.models.JobState",
         "BuildStateEnum": "buildpacks.models.BuildState",
         "HostStateEnum": "hosts.models.HostState",
+        "HookEventEnum": "apps.models.HookEvent",
         "RolloutStateEnum": "scheduler.selectors.ROLLOUT_STATES",
     },
 }
@@ -218,6 +219,10 @@ PAAS_QUOTA_REPLICAS = int(os.environ.get("PAAS_QUOTA_REPLICAS", "50"))
 PAAS_QUOTA_BUILDS = int(os.environ.get("PAAS_QUOTA_BUILDS", "3"))
 PAAS_QUOTA_RUNS = int(os.environ.get("PAAS_QUOTA_RUNS", "5"))
 PAAS_QUOTA_DOMAINS = int(os.environ.get("PAAS_QUOTA_DOMAINS", "50"))
+PAAS_QUOTA_HOOKS = int(os.environ.get("PAAS_QUOTA_HOOKS", "10"))
+# Deploy hooks (apps.hooks): how long a receiver has to answer, and how many times a delivery is tried.
+PAAS_HOOK_TIMEOUT = float(os.environ.get("PAAS_HOOK_TIMEOUT", "5"))
+PAAS_HOOK_ATTEMPTS = int(os.environ.get("PAAS_HOOK_ATTEMPTS", "6"))
 _DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PAAS_BUILD_CA_BUNDLE = os.environ.get(
     "PAAS_BUILD_CA_BUNDLE", _DEFAULT_CA_BUNDLE if os.path.exists(_DEFAULT_CA_BUNDLE) else ""

@@ -39,6 +39,7 @@ class SchedulerLoop(threading.Thread):
             close_old_connections()
             if self._lead():
                 interval = self._pass(interval)
+                self.deliver_hooks()
                 self.collect_when_due()
             else:  # another controller runs the scheduler: this one keeps its router current, and takes over later
                 self._follow()
@@ -78,6 +79,15 @@ class SchedulerLoop(threading.Thread):
         except Exception:
             log.exception("reconcile pass failed; retrying")
             return interval
+
+    def deliver_hooks(self) -> None:
+        """Hands the deploy hooks' due deliveries to their senders (apps.hooks); a failure never stops the loop."""
+        try:
+            from apps.hooks import hooks_deliver_due
+
+            hooks_deliver_due()
+        except Exception:
+            log.exception("could not hand over the hooks' deliveries; trying again on the next pass")
 
     def _follow(self) -> None:
         try:

@@ -20,8 +20,9 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from apps.hooks import hooks_notify
 from apps.logs import app_log_event
-from apps.models import EventAction
+from apps.models import EventAction, HookEvent
 from apps.services import event_record
 from artifacts.blobstore import blob_url, signed_url
 from artifacts.models import ArtifactKind
@@ -304,6 +305,8 @@ def _job_crashed(job: Job, driver, *, exit_code, error: str) -> None:
     job.routed_at = job.unrouted_at = None
     job.restart_at = timezone.now() + timedelta(seconds=delay)
     job.save()
+    detail = {"job": job.name, "release": job.release.version, "exit_code": exit_code, "error": error}
+    hooks_notify(app=job.app, event=HookEvent.CRASHED, detail=detail)
 
 
 def _exit_error(job: Job, container: JobContainer) -> str:
@@ -336,6 +339,8 @@ def _announce_deployed() -> None:
         Formation.objects.filter(pk=formation.pk).update(deployed_release=formation.release)
         note = f" ({status.message})" if status.message else ""
         app_log_event(formation.app.name, "deploy", f"v{formation.release.version} deployed{note}")
+        release = {"version": formation.release.version, "description": formation.release.description}
+        hooks_notify(app=formation.app, event=HookEvent.DEPLOY, detail={"release": release})
 
 
 def _roll_back_failed_deploy(formation: Formation) -> Formation:

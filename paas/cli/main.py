@@ -7,6 +7,7 @@ from paas.cli import (
     apps,
     domains,
     formation,
+    hooks,
     hosts,
     images,
     links,
@@ -26,7 +27,7 @@ SECTIONS = (
     ("Releases and config", ("releases", "rollback", "env", "builds", "deploy-image")),
     ("Running the app", ("scale", "ps", "restart", "logs", "run", "checks", "limits")),
     ("Sharing and accounts", ("access", "tokens", "users")),
-    ("Watching and ending", ("events", "destroy")),
+    ("Watching and ending", ("events", "hooks", "destroy")),
     ("The platform and this CLI", ("up", "controller", "builder", "agent", "version", "completion", "help")),
 )
 
@@ -143,6 +144,7 @@ for command in (
     links.discover,
     hosts.hosts,
     hosts.constraints,
+    hooks.hooks,
     users.access,
     users.tokens,
     users.users,

@@ -10,14 +10,19 @@ import subprocess
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
-from tests.e2e.conftest import PAAS, Platform, _remove_instance
+from tests.e2e.conftest import (
+    PAAS,
+    Platform,
+    _remove_instance,
+    postgres_database_drop,
+    postgres_database_url,
+    postgres_sql,
+)
 from tests.e2e.engines import SecondEngine
 
-SERVER_URL = os.environ.get("PAAS_TEST_POSTGRES", "postgres://paas:paas@127.0.0.1:5432/paas")
 REDIS_URL = "redis://127.0.0.1:6379/8"  # a database of its own, emptied first
 
 
@@ -76,7 +81,7 @@ class Cluster:
         self.database = f"paas_e2e_cluster_{secrets.token_hex(4)}"
         self.engine = SecondEngine(root / "engine-two")
         self.shared = {
-            "DATABASE_URL": SERVER_URL.rsplit("/", 1)[0] + f"/{self.database}",
+            "DATABASE_URL": postgres_database_url(self.database),
             "CELERY_BROKER_URL": REDIS_URL,
             "PAAS_HEARTBEAT_INTERVAL": "2",
         }
@@ -90,7 +95,7 @@ class Cluster:
 
     def start(self, stack: str) -> None:
         """Database, broker, second engine (given the stack image), then a controller, the builder and two agents."""
-        _server_sql(f"CREATE DATABASE {self.database}")
+        postgres_sql(f"CREATE DATABASE {self.database}")
         redis.Redis.from_url(REDIS_URL).flushdb()
         self.engine.start()
         self.engine.load_image(stack)
@@ -149,10 +154,4 @@ class Cluster:
                 _remove_instance(self.controllers[0].instance())
         with contextlib.suppress(Exception):
             redis.Redis.from_url(REDIS_URL).flushdb()
-        with contextlib.suppress(psycopg.Error):
-            _server_sql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
-
-
-def _server_sql(statement: str) -> None:
-    with psycopg.connect(SERVER_URL, autocommit=True) as connection:
-        connection.execute(statement)
+        postgres_database_drop(self.database)

@@ -23,6 +23,8 @@ from paas.cli.main import cli
 from scheduler.router import router_admin
 
 PAAS = Path(sys.executable).parent / "paas"
+# The PostgreSQL server `make test` starts (scripts/install-postgres); tests make databases of their own on it.
+POSTGRES_URL = os.environ.get("PAAS_TEST_POSTGRES", "postgres://paas:paas@127.0.0.1:5432/paas")
 GIT_IDENTITY = ["-c", "user.name=paas test", "-c", "user.email=test@paas.invalid"]
 
 
@@ -142,6 +144,35 @@ class Platform:
             _remove_instance(self.instance())
         with contextlib.suppress(OSError, http.client.HTTPException):
             router_admin("POST", "/stop", socket_path=self.admin_socket, timeout=5)
+
+
+def postgres_sql(statement: str) -> None:
+    """Runs one statement on the PostgreSQL server, outside any transaction (as CREATE DATABASE must be)."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def postgres_database_url(name: str) -> str:
+    """The URL of database `name` on the tests' PostgreSQL server."""
+    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+
+
+def postgres_database_drop(name: str, timeout: float = 30) -> None:
+    """Drops a test database once the processes that used it have let go of it (the server ends its own autovacuum
+    there; it may not end those of another role, as DROP ... WITH (FORCE) would try)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            postgres_sql(f"DROP DATABASE IF EXISTS {name}")
+            return
+        except psycopg.errors.ObjectInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _remove_instance(instance: str) -> None:

