@@ -24,7 +24,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.models import App, DeliveryState, EventAction, Hook, HookDelivery, HookEvent
@@ -124,7 +124,7 @@ def _send_in_background(delivery_id: int) -> None:
     except Exception:  # noqa: BLE001 - a sender thread never dies of one delivery
         log.exception("could not send hook delivery %s", delivery_id)
     finally:
-        close_old_connections()
+        connection.close()  # a sender may wait long for the next delivery: it holds no session meanwhile
 
 
 def hook_deliver(delivery: HookDelivery) -> bool:
