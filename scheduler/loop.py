@@ -10,7 +10,7 @@ from django.db import close_old_connections, connection
 
 from paas.wakeups import wakeup_event, wakeup_listen
 from scheduler.lease import lease_hold, lease_holder_name, lease_release
-from scheduler.router import router_refresh
+from scheduler.router import router_marks_forget, router_refresh
 from scheduler.selectors import jobs_starting
 from scheduler.services import reconcile
 
@@ -52,11 +52,14 @@ class SchedulerLoop(threading.Thread):
 
     def _lead(self) -> bool:
         """Whether this controller holds the scheduler lease (taking it when it has lapsed)."""
+        held = self.holding
         try:
             self.holding = lease_hold(self.holder)
         except Exception:
             log.exception("could not read the scheduler lease; retrying")
             self.holding = False
+        if self.holding and not held:
+            router_marks_forget()  # another controller may have marked jobs routed meanwhile
         return self.holding
 
     def _keep_lease(self) -> None:

@@ -361,16 +361,30 @@ def router_refresh() -> RouteTable | None:
     return table
 
 
+_marked: set[int] | None = None  # the jobs the last sync of this process marked routed; None: none yet
+
+
+def router_marks_forget() -> None:
+    """Forgets what the last sync marked: this process takes the scheduler over, and another may have marked since."""
+    global _marked
+    _marked = None
+
+
 def router_sync() -> None:
-    """The scheduler's step: refreshes the router, then marks jobs routed (and no longer routed)."""
+    """The scheduler's step: refreshes the router, then marks jobs routed (and no longer routed); when the routed
+    jobs are those the last sync marked, nothing is written (a pass with nothing to change writes nothing)."""
+    global _marked
     table = router_refresh()
     if table is None:
         return
     routed = {job_id for route in table.routes for job_id in route.job_ids}
+    if routed == _marked:
+        return
     now = timezone.now()
     Job.objects.filter(pk__in=routed, routed_at__isnull=True).update(routed_at=now, updated_at=now)
     unrouted = Job.objects.filter(routed_at__isnull=False).exclude(pk__in=routed)
     unrouted.update(routed_at=None, unrouted_at=now, updated_at=now)
+    _marked = routed
 
 
 def router_answers() -> bool:

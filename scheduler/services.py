@@ -6,6 +6,7 @@ restarted control plane only delays convergence. Running containers are adopted,
 """
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -97,22 +98,40 @@ def reconcile() -> None:
 
 
 @dataclass
+class SlotJob:
+    """A formation's active job as a pass reads it to converge the formation: the columns it needs, as a row (a pass
+    reads every one), not a model."""
+
+    pk: int
+    app_id: int
+    release_id: int
+    process_type: str
+    index: int
+    generation: int
+    host_id: int | None
+    state: str
+    container_id: str
+    created_at: object
+    superseded: bool
+
+
+@dataclass
 class PassFacts:
     """What a pass reads once for every formation, so that a formation with nothing to do costs no query: the
     active jobs of each app's formation, the apps with a release phase running, the releases with a job that
     crash-loops, and the drained hosts."""
 
-    jobs: dict[int, list[Job]]
+    jobs: dict[int, list[SlotJob]]
     releasing_apps: set[int]
     crash_looping: set[int]
     drained: set[int]
 
     @classmethod
     def read(cls) -> "PassFacts":
-        jobs: dict[int, list[Job]] = {}
-        needed = ("app_id", "release_id", "process_type", "index", "generation", "host_id", "state", "container_id")
-        needed += ("created_at", "superseded")
-        for job in Job.objects.filter(kind=JobKind.FORMATION, state__in=ACTIVE_STATES).only(*needed):
+        jobs: dict[int, list[SlotJob]] = {}
+        active = Job.objects.filter(kind=JobKind.FORMATION, state__in=ACTIVE_STATES)
+        for row in active.values_list(*(field.name for field in dataclasses.fields(SlotJob))):
+            job = SlotJob(*row)
             jobs.setdefault(job.app_id, []).append(job)
         release_jobs = Job.objects.filter(kind=JobKind.RELEASE, state__in=ACTIVE_STATES)
         crashing = Job.objects.filter(state=JobState.CRASHED, crash_streak__gte=CRASHES_BEFORE_FAILED)
@@ -154,8 +173,9 @@ def _observe() -> dict[int, LiveHost]:
     that one slow to answer holds the pass up by one wait, not one per host."""
     live = {}
     listed_at = timezone.now()
-    silent = _silent_agents()
     hosts = list(Host.objects.all())
+    agents = any(host.agent for host in hosts)  # none on one machine: their queries are not made
+    silent = _silent_agents() if agents else set()
     for host in hosts:
         if host.pk in silent:
             _host_lost(host)
@@ -169,7 +189,8 @@ def _observe() -> dict[int, LiveHost]:
             host_heartbeat(host=host)
         live[host.pk] = LiveHost(host, driver, containers)
         _observe_host(live[host.pk], listed_at)
-    _jobs_lost_with_hosts()
+    if any(host.agent and (host.pk in silent or host.state == HostState.DOWN) for host in hosts):
+        _jobs_lost_with_hosts()
     return live
 
 
@@ -373,7 +394,7 @@ def _converge_replaced(*, since) -> None:
             log.exception("could not converge %s", formation.app.name)
 
 
-def _converge_formation(formation: Formation, jobs: list[Job] | None = None, drained: set[int] | None = None) -> None:
+def _converge_formation(formation: Formation, jobs: list | None = None, drained: set[int] | None = None) -> None:
     """Creates the jobs the formation lacks and marks for stopping the ones it no longer wants (`jobs`: its active
     jobs, read here when not given). A job on a drained host is replaced as a stale one is: it stops once its
     replacement, placed elsewhere, is up."""
@@ -401,7 +422,7 @@ def _converge_formation(formation: Formation, jobs: list[Job] | None = None, dra
                 _job_stop(job)
 
 
-def _current_slots(formation: Formation, jobs: list[Job], desired: set, drained: set[int]) -> dict:
+def _current_slots(formation: Formation, jobs: list, desired: set, drained: set[int]) -> dict:
     """(process type, index) -> the job that fills that slot of the formation; current jobs with no slot to fill
     are stopped, and a current job on a drained host fills none (it is replaced)."""
     current = {}
@@ -419,7 +440,7 @@ def _current_slots(formation: Formation, jobs: list[Job], desired: set, drained:
     return current
 
 
-def _slots_claimed(jobs: list[Job], current: dict) -> None:
+def _slots_claimed(jobs: list, current: dict) -> None:
     """Marks superseded the active jobs that no longer fill their slot, and not the ones that do, before any job is
     made for a slot: the database holds one unsuperseded active job per slot (scheduler_job_one_per_slot)."""
     holders = {job.pk for job in current.values()}
@@ -433,10 +454,10 @@ def _slots_claimed(jobs: list[Job], current: dict) -> None:
         job.superseded = job.pk not in holders and (job.superseded or job.pk in replaced)
 
 
-def _job_stop(job: Job) -> None:
+def _job_stop(job: Job | SlotJob) -> None:
     """Takes a job out of the router; its container gets SIGTERM once the router has synced."""
     job.state = JobState.STOPPING if job.container_id else JobState.STOPPED
-    job.save(update_fields=["state", "updated_at"])
+    Job.objects.filter(pk=job.pk).update(state=job.state, updated_at=timezone.now())
 
 
 def _start_due_jobs(live: dict[int, LiveHost]) -> None:

@@ -14,6 +14,7 @@ def _fresh_memory_drivers():
     MemoryHostDriver.reset()
     router.MemoryRouter.table = None
     router.MemoryRouter.requests = {}
+    router.router_marks_forget()  # job ids repeat from one test to the next
     yield
     MemoryHostDriver.reset()
     log_collector_reset()  # fake containers' ids repeat from one test to the next

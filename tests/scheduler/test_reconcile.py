@@ -261,3 +261,16 @@ def test_a_router_that_lost_its_routes_gets_them_again(driver):
     router.MemoryRouter.table = None  # a restarted router holds no routes
     reconcile()
     assert _routes()["myapp.localhost"] == [f"127.0.0.1:{Job.objects.get(app=app).host_port}"]
+
+
+def test_a_pass_with_the_same_routes_marks_no_job_routed_or_unrouted_again(driver):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    deploy(make_app())
+    _settle(4)
+    with CaptureQueriesContext(connection) as queries:
+        reconcile()
+    marks = [query["sql"] for query in queries if query["sql"].startswith("UPDATE") and "routed_at" in query["sql"]]
+    assert marks == []
+    assert Job.objects.get().routed_at is not None
