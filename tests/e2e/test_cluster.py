@@ -136,7 +136,7 @@ def test_a_host_whose_engine_stops_loses_its_jobs_to_the_other_and_has_no_extra_
     cluster.engine.resume()
     assert eventually(lambda: {h["name"]: h["state"] for h in platform.paas_json("hosts")}["two"] == "up", timeout=30)
     with cluster.engine.client() as second:
-        assert eventually(lambda: not second.containers.list(all=True, filters={"label": "paas.job"}), timeout=30)
+        assert eventually(lambda: not second.api.containers(all=True, filters={"label": "paas.job"}), timeout=30)
     assert len(_running_containers(docker.from_env(), instance)) == 4
     assert _per_host(cluster) == {"one": 4}
 

@@ -26,7 +26,8 @@ def platform(tmp_path_factory):
 
 def _app_images(platform, layers: bool = False) -> set[str]:
     """The app's runtime images (or, with `layers`, its dependency layer images) on the engine."""
-    tags = (tag for image in docker.from_env().images.list(name=f"paas-app/{APP}") for tag in image.tags)
+    listed = docker.from_env().api.images(name=f"paas-app/{APP}")  # as listed, none inspected: the collection
+    tags = (tag for image in listed for tag in image.get("RepoTags") or [])  # may remove one meanwhile
     mine = {tag for tag in tags if f":{platform.instance()}-" in tag}
     return {tag for tag in mine if (f":{platform.instance()}-layer-" in tag) == layers}
 
