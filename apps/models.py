@@ -163,6 +163,14 @@ class EventAction(models.TextChoices):
     CONSTRAINTS = "constraints", "Placement constraints changed"
     HOOK_ADD = "hook.add", "Deploy hook added"
     HOOK_REMOVE = "hook.remove", "Deploy hook removed"
+    ADDON_CREATE = "addon.create", "Add-on created"
+    ADDON_DESTROY = "addon.destroy", "Add-on destroyed"
+    ADDON_BACKUP = "addon.backup", "Add-on backed up"
+    ADDON_RESTORE = "addon.restore", "Add-on restored"
+    VOLUME_CREATE = "volume.create", "Volume created"
+    VOLUME_REMOVE = "volume.remove", "Volume removed"
+    CRON_ADD = "cron.add", "Cron schedule added"
+    CRON_REMOVE = "cron.remove", "Cron schedule removed"
 
 
 class Event(models.Model):

@@ -220,6 +220,12 @@ PAAS_QUOTA_BUILDS = int(os.environ.get("PAAS_QUOTA_BUILDS", "3"))
 PAAS_QUOTA_RUNS = int(os.environ.get("PAAS_QUOTA_RUNS", "5"))
 PAAS_QUOTA_DOMAINS = int(os.environ.get("PAAS_QUOTA_DOMAINS", "50"))
 PAAS_QUOTA_HOOKS = int(os.environ.get("PAAS_QUOTA_HOOKS", "10"))
+PAAS_QUOTA_ADDONS = int(os.environ.get("PAAS_QUOTA_ADDONS", "5"))
+PAAS_QUOTA_VOLUMES = int(os.environ.get("PAAS_QUOTA_VOLUMES", "10"))
+PAAS_QUOTA_CRONS = int(os.environ.get("PAAS_QUOTA_CRONS", "20"))
+# Cron (scheduler.cron): how many times faster than real time the schedules' clock runs. 1 in use; tests set more
+# (at 30, `* * * * *` comes every 2 s).
+PAAS_CRON_SPEED = float(os.environ.get("PAAS_CRON_SPEED", "1"))
 # Deploy hooks (apps.hooks): how long a receiver has to answer, and how many times a delivery is tried.
 PAAS_HOOK_TIMEOUT = float(os.environ.get("PAAS_HOOK_TIMEOUT", "5"))
 PAAS_HOOK_ATTEMPTS = int(os.environ.get("PAAS_HOOK_ATTEMPTS", "6"))
