@@ -34,6 +34,7 @@ from buildpacks.stack import RUNTIME_PATH, stack_ensure
 from hosts.engine import LAYER_DIR, build_engine, tar_of_directory
 from paas.errors import PaasError
 from releases.selectors import config_current
+from scheduler.cron import APP_JSON, app_json_crons
 
 log = logging.getLogger("paas.builds")
 
@@ -60,7 +61,10 @@ def build_execute(build: Build) -> None:
     finally:
         scratch_remove(work)
     if made is not None:
-        _, error = _build_guarded(build, lambda: build_succeed(build=build, artifact=made[0], processes=made[1]))
+        artifact, processes, crons = made
+        _, error = _build_guarded(
+            build, lambda: build_succeed(build=build, artifact=artifact, processes=processes, crons=crons)
+        )
     if error:
         build_fail(build=build, error=error, slug_digests=slugs)
     else:
@@ -79,21 +83,31 @@ def _build_guarded(build: Build, step):
 
 
 def _build_artifact(build: Build, work: Path, output, slugs: list[str]):
-    """Source -> a Dockerfile build, or buildpacks (slug -> runtime image): the artifact and its process types.
-    `slugs` gets the digest of the slug a buildpack build stores."""
+    """Source -> a Dockerfile build, or buildpacks (slug -> runtime image): the artifact, its process types and the
+    cron entries of its app.json. `slugs` gets the digest of the slug a buildpack build stores."""
     output(f"-----> Building {build.app.name} from {build.revision[:7]}\n")
     engine = build_engine()
     source = blob_path(build.source_digest)  # read only: the build works on copies
+    crons = _app_json_crons(build, source, output)
     dockerfile = source_text(source, DOCKERFILE)
     if dockerfile is not None:
         artifact, processes = dockerfile_artifact(engine, build, source, dockerfile, output)
         _announce_processes(processes, output)
-        return artifact, processes
+        return artifact, processes, crons
     stack = stack_ensure(engine, output)
     slug, layer = _compile(engine, stack, build, work, output, slugs)
     processes = _slug_processes(slug)
     _announce_processes(processes, output)
-    return _runtime_artifact(engine, stack, build, slug, layer, output, slugs), processes
+    return _runtime_artifact(engine, stack, build, slug, layer, output, slugs), processes, crons
+
+
+def _app_json_crons(build: Build, source: Path, output) -> list:
+    """The cron entries of the source's app.json, checked before anything is built (scheduler.cron)."""
+    crons = app_json_crons(app=build.app, text=source_text(source, APP_JSON))
+    if crons:
+        output(f"-----> app.json declares {len(crons)} cron schedule{'s' if len(crons) != 1 else ''}\n")
+        output("".join(f"       {entry.schedule}  {entry.command}\n" for entry in crons))
+    return crons
 
 
 def _announce_processes(processes: dict, output) -> None:

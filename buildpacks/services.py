@@ -271,12 +271,14 @@ def build_start(*, build: Build) -> bool:
     return bool(started)
 
 
-def build_succeed(*, build: Build, artifact, processes: dict):
+def build_succeed(*, build: Build, artifact, processes: dict, crons: list | None = None):
     """Makes the build's release, moves the app's formation to it and records the build's success, in one
     transaction: no build succeeds without its release deploying, and no release deploys for a build that failed
-    (say, marked stale meanwhile). Database errors are retried with backoff, as for build_fail."""
+    (say, marked stale meanwhile). Database errors are retried with backoff, as for build_fail. `crons`, the cron
+    entries of the source's app.json, replace the app's app.json schedules (None: they stay as they are)."""
     from formations.services import formation_deploy
     from releases.services import release_create
+    from scheduler.cron import cron_app_json_sync
 
     def finish():
         with transaction.atomic():
@@ -291,6 +293,8 @@ def build_succeed(*, build: Build, artifact, processes: dict):
                 description=f"Deploy {build.revision[:7]}",
             )
             formation_deploy(app=build.app, release=release, actor=build.created_by)
+            if crons is not None:
+                cron_app_json_sync(app=build.app, entries=crons, actor=build.created_by)
             Build.objects.filter(pk=build.pk).update(
                 state=BuildState.SUCCEEDED,
                 release=release,

@@ -40,6 +40,7 @@ class SchedulerLoop(threading.Thread):
             if self._lead():
                 interval = self._pass(interval)
                 self.deliver_hooks()
+                self.run_crons()
                 self.collect_when_due()
             else:  # another controller runs the scheduler: this one keeps its router current, and takes over later
                 self._follow()
@@ -91,6 +92,15 @@ class SchedulerLoop(threading.Thread):
             hooks_deliver_due()
         except Exception:
             log.exception("could not hand over the hooks' deliveries; trying again on the next pass")
+
+    def run_crons(self) -> None:
+        """Starts the cron schedules' runs that are due (scheduler.cron); a failure never stops the loop."""
+        try:
+            from scheduler.cron import crons_run_due
+
+            crons_run_due()
+        except Exception:
+            log.exception("could not start the cron schedules' runs; trying again on the next pass")
 
     def _follow(self) -> None:
         try:

@@ -119,3 +119,40 @@ class SchedulerLease(models.Model):
 
     def __str__(self):
         return f"{self.name} lease, held by {self.holder or 'nobody'} (term {self.term})"
+
+
+class CronSource(models.TextChoices):
+    """Where a cron schedule comes from: `paas cron add`, or the `cron` entries of the app's app.json."""
+
+    CLI = "cli", "paas cron add"
+    APP_JSON = "app.json", "app.json"
+
+
+class CronSchedule(models.Model):
+    """A command of an app run as a one-off job of its current release on a five-field cron schedule, in UTC
+    (scheduler.cron). `next_run_at` is claimed by the controller that starts the run; `last_job` is the last run
+    it started (its exit code is that job's)."""
+
+    app = models.ForeignKey("apps.App", on_delete=models.CASCADE, related_name="cron_schedules")
+    schedule = models.CharField(max_length=100, help_text="Five fields (*/5 * * * *) or an alias (@daily), in UTC")
+    command = models.TextField()
+    source = models.CharField(max_length=10, choices=CronSource.choices, default=CronSource.CLI)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_run_at = models.DateTimeField(help_text="When it runs next, by the cron clock")
+    last_run_at = models.DateTimeField(null=True, blank=True, help_text="When it last started a run")
+    last_job = models.ForeignKey("scheduler.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["app", "pk"]
+        indexes = [models.Index(fields=["next_run_at"])]
+
+    def __str__(self):
+        return f"{self.app.name} cron {self.pk}: {self.schedule} {self.command}"
+
+    @property
+    def last_exit_code(self) -> int | None:
+        """The exit code of the last run, once it has ended."""
+        return self.last_job.exit_code if self.last_job else None

@@ -5,6 +5,7 @@ import click
 from paas.cli import (
     account,
     apps,
+    cron,
     domains,
     formation,
     hooks,
@@ -25,7 +26,7 @@ from paas.cli.options import remember_app
 SECTIONS = (
     ("Getting started", ("login", "keys", "create", "apps", "info", "whoami")),
     ("Releases and config", ("releases", "rollback", "env", "builds", "deploy-image")),
-    ("Running the app", ("scale", "ps", "restart", "logs", "run", "checks", "limits")),
+    ("Running the app", ("scale", "ps", "restart", "logs", "run", "cron", "checks", "limits")),
     ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "hooks", "destroy")),
     ("The platform and this CLI", ("up", "controller", "builder", "agent", "version", "completion", "help")),
@@ -135,6 +136,7 @@ for command in (
     formation.restart,
     logs.logs,
     run.run,
+    cron.cron,
     runtime.checks,
     runtime.limits,
     domains.domains,
