@@ -35,6 +35,7 @@ class Collected:
     orphan_images: list[str] = field(default_factory=list)  # images of apps that no longer exist
     caches: list[str] = field(default_factory=list)  # build cache volumes of apps that no longer exist
     networks: list[str] = field(default_factory=list)  # apps that no longer exist whose network was removed
+    storage: list[str] = field(default_factory=list)  # APP/NAME of add-ons and volumes that no longer exist
     build_containers: int = 0  # build containers left behind
 
     def __bool__(self) -> bool:
@@ -45,6 +46,7 @@ class Collected:
             or self.orphan_images
             or self.caches
             or self.networks
+            or self.storage
             or self.build_containers
         )
 
@@ -60,8 +62,8 @@ def garbage_collect() -> Collected:
     stays. Rows are never deleted: the artifact records when its image, and its slug, were removed.
 
     Also removed: the images of this platform's apps that no longer exist (`paas-app/APP:INSTANCE-...`), their
-    build caches (`paas-cache-INSTANCE-APP` volumes) and networks, and build containers older than the build
-    timeout. Each step
+    build caches (`paas-cache-INSTANCE-APP` volumes) and networks, the add-on containers and volumes nothing owns,
+    and build containers older than the build timeout. Each step
     goes on when another fails; what a host that does not answer keeps is tried again next time.
     """
     collected = Collected()
@@ -72,6 +74,7 @@ def garbage_collect() -> Collected:
         _collect_layer_images,
         _collect_orphan_images,
         _collect_caches,
+        _collect_storage,
         _collect_networks,
         _collect_build_containers,
     )
@@ -83,7 +86,7 @@ def garbage_collect() -> Collected:
     if collected:
         log.info(
             "collection removed %d images (%s), %d slugs, %d sources, %d images of destroyed apps (%s), "
-            "%d build caches (%s), networks of %d destroyed apps (%s), %d build containers",
+            "%d build caches (%s), networks of %d destroyed apps (%s), %d build containers, add-ons and volumes (%s)",
             len(collected.images),
             ", ".join(collected.images),
             len(collected.slugs),
@@ -95,6 +98,7 @@ def garbage_collect() -> Collected:
             len(collected.networks),
             ", ".join(collected.networks),
             collected.build_containers,
+            ", ".join(collected.storage),
         )
     return collected
 
@@ -278,6 +282,13 @@ def _collect_caches(collected: Collected) -> None:
         if volume.removeprefix(prefix) not in existing:
             engine.volume_remove(volume)
             collected.caches.append(volume)
+
+
+def _collect_storage(collected: Collected) -> None:
+    """The add-on containers and volumes that no add-on or volume owns any more (before the networks they are on)."""
+    from addons.collect import storage_collect
+
+    collected.storage += storage_collect()
 
 
 def _collect_networks(collected: Collected) -> None:

@@ -1,12 +1,17 @@
 """What hosts' agents fetch from the controller, at URLs it signed (artifacts.blobstore.signed_url): a blob (a slug,
-a dependency layer) by digest, and a Docker image artifact's `docker save` archive."""
+a dependency layer) by digest, and a Docker image artifact's `docker save` archive; and where hosts send an
+add-on's backup."""
 
 import asyncio
+import tempfile
+from pathlib import Path
 
-from django.http import Http404, HttpResponseForbidden, StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from django.conf import settings
+from django.http import Http404, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
-from artifacts.blobstore import blob_path, signed_url_check
+from artifacts.blobstore import blob_path, blob_put_file, signed_url_check
 from artifacts.models import Artifact, ArtifactKind
 from hosts.engine import build_engine
 from paas.errors import InvalidInput, NotFound
@@ -33,6 +38,23 @@ async def _file_chunks(path):
     with open(path, "rb") as reader:
         async for chunk in _streamed(reader.read):
             yield chunk
+
+
+@csrf_exempt
+@require_http_methods(["PUT"])
+def blob_upload(request, token: str):
+    """Stores the request's body as a blob for a holder of a signed upload URL (a host sending an add-on's backup);
+    answers with its digest and size."""
+    if not signed_url_check(f"uploads/{token}", request.GET.get("s", "")):
+        return HttpResponseForbidden(_REFUSED)
+    scratch = Path(settings.DATA_DIR) / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=scratch, prefix="upload-") as received:
+        while chunk := request.read(_CHUNK):
+            received.write(chunk)
+        received.flush()
+        digest, size = blob_put_file(Path(received.name))
+    return JsonResponse({"digest": digest, "size": size})
 
 
 @require_GET

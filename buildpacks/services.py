@@ -19,6 +19,7 @@ from django.db.models import Func, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from addons.models import AddonBackup
 from apps.models import App, EventAction
 from apps.services import event_record
 from artifacts.blobstore import blob_delete, blob_exists, blob_put_file
@@ -383,9 +384,9 @@ def _retried(write: Callable, *, what: str):
 def blobs_release_unused(*, digests: Iterable[str]) -> set[str]:
     """Removes the blobs among `digests` that nothing needs any more; returns those it removed.
 
-    A blob is needed while an artifact's slug or dependency layer, or the source of a build that has not ended,
-    has its digest (the same content pushed twice, or to two apps, is stored once). A build needs its source only
-    while it runs: the app's git repository keeps the commit.
+    A blob is needed while an artifact's slug or dependency layer, an add-on's backup, or the source of a build that
+    has not ended, has its digest (the same content pushed twice, or to two apps, is stored once). A build needs its
+    source only while it runs: the app's git repository keeps the commit.
     """
     digests = {digest for digest in digests if digest}
     if not digests:
@@ -393,6 +394,7 @@ def blobs_release_unused(*, digests: Iterable[str]) -> set[str]:
     used = Artifact.objects.blobs_used(digests)
     sources = Build.objects.filter(source_digest__in=digests, state__in=UNFINISHED_STATES)
     used |= set(sources.values_list("source_digest", flat=True))
+    used |= set(AddonBackup.objects.filter(digest__in=digests).values_list("digest", flat=True))
     for digest in digests - used:
         blob_delete(digest)
     return digests - used

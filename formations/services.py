@@ -6,6 +6,7 @@ import re
 from django.conf import settings
 from django.db import transaction
 
+from addons.volumes import volumes_scale_check
 from apps.logs import app_log_event
 from apps.models import App, EventAction
 from apps.services import event_record
@@ -45,6 +46,7 @@ def _validate_counts(formation: Formation, counts: dict) -> None:
             listed = ", ".join(sorted(known - {RELEASE_PHASE})) or "none yet: push code with a Procfile first"
             raise InvalidInput(f"no process type {process_type!r} in this app; its types are: {listed}")
     _quota_check_replicas(formation, {**formation.counts, **counts})
+    volumes_scale_check(formation.app, counts)
 
 
 def _quota_check_replicas(formation: Formation, counts: dict) -> None:

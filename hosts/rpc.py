@@ -13,13 +13,28 @@ import secrets
 
 from django.conf import settings
 
-from hosts.drivers import CheckResult, HealthCheck, ImageSource, JobContainer, JobSpec
+from hosts.drivers import (
+    CheckResult,
+    HealthCheck,
+    ImageSource,
+    JobContainer,
+    JobSpec,
+    ServiceSpec,
+    ServiceStatus,
+    VolumeMount,
+    VolumeStatus,
+)
 
 HOST_CALL_TASK = "hosts.host_call"
+TRANSFER_TIMEOUT = 3600.0  # seconds a backup or a restore of an add-on may take on its host
 CALL_TIMEOUT = 30.0  # seconds a call waits for its agent; an image being made from a slug takes the longest
 LIST_TIMEOUT = 5.0  # seconds a pass waits for a host's list of containers: a host that is away holds no pass up long
 REPLY_TTL = 120  # seconds a reply nobody took stays in Redis
-_TYPES = {kind.__name__: kind for kind in (JobSpec, JobContainer, HealthCheck, CheckResult, ImageSource)}
+_TYPES = {
+    kind.__name__: kind
+    for kind in (JobSpec, JobContainer, HealthCheck, CheckResult, ImageSource, VolumeMount)
+    + (ServiceSpec, ServiceStatus, VolumeStatus)
+}
 # What a controller may ask of an agent: the driver's request-and-reply methods (logs are collected by the agent).
 CALLABLE = frozenset(
     {
@@ -38,6 +53,14 @@ CALLABLE = frozenset(
         "host_capacity",
         "app_networks",
         "app_network_remove",
+        "volumes",
+        "volume_remove",
+        "service_start",
+        "services",
+        "service_remove",
+        "service_exec",
+        "service_file_send",
+        "service_file_receive",
     }
 )
 
@@ -191,3 +214,27 @@ class AgentHostDriver:
 
     def app_network_remove(self, app: str) -> None:
         self._call("app_network_remove", app)
+
+    def volumes(self, sizes: bool = False) -> list[VolumeStatus]:
+        return self._call("volumes", sizes, timeout=CALL_TIMEOUT * 2 if sizes else CALL_TIMEOUT)
+
+    def volume_remove(self, app: str, name: str, kind: str) -> bool:
+        return self._call("volume_remove", app, name, kind)
+
+    def service_start(self, spec: ServiceSpec) -> ServiceStatus:
+        return self._call("service_start", spec, timeout=CALL_TIMEOUT * 20)  # it may build the add-on image first
+
+    def services(self) -> list[ServiceStatus]:
+        return self._call("services", timeout=LIST_TIMEOUT)
+
+    def service_remove(self, app: str, name: str) -> None:
+        self._call("service_remove", app, name)
+
+    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+        return tuple(self._call("service_exec", app, name, command, timeout=TRANSFER_TIMEOUT))
+
+    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
+        return self._call("service_file_send", app, name, path, url, timeout=TRANSFER_TIMEOUT)
+
+    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
+        self._call("service_file_receive", app, name, path, url, digest, timeout=TRANSFER_TIMEOUT)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from addons.models import AddonBackup
 from apps.logs import app_log_remove
 from apps.models import App, EventAction
 from apps.services import event_record
@@ -33,6 +34,7 @@ class AppRemains:
     containers: list[tuple[int, str]]
     images: list[str]
     blobs: set[str]
+    storage: list[tuple[Host, str, str]]  # (host, name, kind) of its add-ons and volumes
 
 
 def _app_remains(app: App) -> AppRemains:
@@ -40,12 +42,16 @@ def _app_remains(app: App) -> AppRemains:
     artifacts = Artifact.objects.filter(app=app)
     blobs = {digest for digests in artifacts.values_list("slug_digest", "layer_digest") for digest in digests}
     blobs |= set(Build.objects.filter(app=app).values_list("source_digest", flat=True))
+    blobs |= set(AddonBackup.objects.filter(addon__app=app).values_list("digest", flat=True))
+    storage = [(addon.host, addon.name, "addon") for addon in app.addons.select_related("host")]
+    storage += [(volume.host, volume.name, "volume") for volume in app.volumes.select_related("host")]
     images = set(artifacts.values_list("image", flat=True)) | _layer_images(app)
     return AppRemains(
         name=app.name,
         containers=list(jobs.values_list("host_id", "container_id")),
         images=sorted(images),
         blobs=blobs - {""},
+        storage=storage,
     )
 
 
@@ -60,7 +66,8 @@ def _layer_images(app: App) -> set[str]:
 
 
 def app_destroy(*, app: App, actor, confirm: str) -> None:
-    """Destroys an app: its jobs, routes, network, releases, builds, git repository, build cache, images and slugs.
+    """Destroys an app: its jobs, add-ons (with their data and backups), volumes, routes, network, releases, builds,
+    git repository, build cache, images and slugs.
 
     `confirm` must repeat the app's name. A new app of the same name starts empty. Blobs that another
     app's artifact or build still references (same content) are kept.
@@ -88,6 +95,7 @@ def _app_rows_delete(app: App) -> None:
 def _remove_remains(remains: AppRemains) -> None:
     """Removes what the app left outside the database; each step on its own, so one failure skips nothing else."""
     job_containers_remove(containers=remains.containers)
+    _app_storage_remove(remains)
     _app_networks_remove(remains.name)
     wakeup("scheduler")  # the router drops the app's route on the next pass
     shutil.rmtree(repo_path(remains.name), ignore_errors=True)
@@ -98,6 +106,19 @@ def _remove_remains(remains: AppRemains) -> None:
     except Exception as error:  # noqa: BLE001 - a cache left behind is harmless to a new app only if removed
         log.warning("could not remove the build cache of %s: %s", remains.name, error)
     blobs_release_unused(digests=remains.blobs)  # those another app still uses stay
+
+
+def _app_storage_remove(remains: AppRemains) -> None:
+    """Removes the app's add-ons (their servers and data) and volumes, once its jobs are gone."""
+    for host, name, kind in remains.storage:
+        try:
+            driver = host_driver(host)
+            if kind == "addon":
+                driver.service_remove(remains.name, name)
+            else:
+                driver.volume_remove(remains.name, name, kind)
+        except Exception as error:  # noqa: BLE001 - the collection removes what no add-on or volume owns
+            log.warning("could not remove %s of %s from host %s: %s", name, remains.name, host.name, error)
 
 
 def _app_networks_remove(app_name: str) -> None:

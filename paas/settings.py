@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "hosts",
     "scheduler",
     "buildpacks",
+    "addons",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,8 @@ SPECTACULAR_SETTINGS = {
         "BuildStateEnum": "buildpacks.models.BuildState",
         "HostStateEnum": "hosts.models.HostState",
         "HookEventEnum": "apps.models.HookEvent",
+        "AddonKindEnum": "addons.models.AddonKind",
+        "AddonStateEnum": "addons.models.AddonState",
         "RolloutStateEnum": "scheduler.selectors.ROLLOUT_STATES",
     },
 }
@@ -148,7 +151,8 @@ CELERY_TASK_SERIALIZER = "json"  # and nothing else is taken: a message can neve
 CELERY_ACCEPT_CONTENT = ["json"]
 # Builds go to the `builds` queue (an embedded worker in `paas up`, `paas builder` workers in a cluster); each host's
 # agent consumes its own queue, `host.NAME` (hosts.agent).
-CELERY_TASK_ROUTES = {"buildpacks.build_run": {"queue": "builds"}}
+# Add-ons are made where builds run: that worker is there in every shape of the platform.
+CELERY_TASK_ROUTES = {"buildpacks.build_run": {"queue": "builds"}, "addons.provision": {"queue": "builds"}}
 if CELERY_BROKER_URL.startswith("memory://"):
     # The in-process broker is polled (once a second by default): a build would wait up to that long to start.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
@@ -158,7 +162,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"paas": {"handlers": ["console"], "level": os.environ.get("PAAS_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "paas": {"handlers": ["console"], "level": os.environ.get("PAAS_LOG_LEVEL", "INFO")},
+        # An unexpected error answered with a 500 leaves its traceback in the platform's log.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }
 
 # The platform's own settings.
@@ -223,6 +231,11 @@ PAAS_QUOTA_HOOKS = int(os.environ.get("PAAS_QUOTA_HOOKS", "10"))
 PAAS_QUOTA_ADDONS = int(os.environ.get("PAAS_QUOTA_ADDONS", "5"))
 PAAS_QUOTA_VOLUMES = int(os.environ.get("PAAS_QUOTA_VOLUMES", "10"))
 PAAS_QUOTA_CRONS = int(os.environ.get("PAAS_QUOTA_CRONS", "20"))
+# Add-ons (addons.services): backups kept per add-on (older ones are removed), the memory of an add-on's server,
+# and how long a new one may take to answer.
+PAAS_KEEP_BACKUPS = int(os.environ.get("PAAS_KEEP_BACKUPS", "10"))
+PAAS_ADDON_MEMORY = os.environ.get("PAAS_ADDON_MEMORY", "512m")
+PAAS_ADDON_START_TIMEOUT = float(os.environ.get("PAAS_ADDON_START_TIMEOUT", "300"))
 # Cron (scheduler.cron): how many times faster than real time the schedules' clock runs. 1 in use; tests set more
 # (at 30, `* * * * *` comes every 2 s).
 PAAS_CRON_SPEED = float(os.environ.get("PAAS_CRON_SPEED", "1"))

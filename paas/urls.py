@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from artifacts.views import blob_download, image_download
+from artifacts.views import blob_download, blob_upload, image_download
 from paas.api import ApiRootApi
 
 api_patterns = [
@@ -17,6 +17,7 @@ api_patterns = [
     path("", include("scheduler.urls")),
     path("", include("hosts.urls")),
     path("", include("buildpacks.urls")),
+    path("", include("addons.urls")),
 ]
 
 # A URL that matches no route under /api/ is refused with the API's JSON error body, not an HTML page.
@@ -27,4 +28,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("internal/blobs/<str:digest>", blob_download, name="blob-download"),
     path("internal/images/<int:artifact_id>", image_download, name="image-download"),
+    path("internal/uploads/<str:token>", blob_upload, name="blob-upload"),
 ]

@@ -183,6 +183,9 @@ class DiscoverApi(APIView):
 class RunSerializer(serializers.Serializer):
     command = serializers.CharField(max_length=runs.COMMAND_MAX_CHARS, trim_whitespace=False)
     detach = serializers.BooleanField(default=False, help_text="Return at once; the output goes to the app's log")
+    addon = serializers.CharField(
+        max_length=30, required=False, default="", help_text="Run in this add-on's image, where it answers (its shell)"
+    )
     env = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,
@@ -215,6 +218,7 @@ class RunApi(APIView):
         body.is_valid(raise_exception=True)
         start = runs.RunStart(body.validated_data["command"], attached=not body.validated_data["detach"])
         start.env = body.validated_data["env"]
+        start.addon = body.validated_data["addon"]
         job, session = runs.run_start(app=app, actor=request.user, start=start)
         if session is None:
             return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)

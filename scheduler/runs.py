@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from addons.placement import app_pinned_host
+from addons.services import addon_image, addon_up_get
 from apps.logs import app_log_event
 from apps.models import App, EventAction
 from apps.services import event_record
@@ -43,6 +45,7 @@ class RunStart:
     stdin: bool = False
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     size: tuple[int, int] | None = None  # the terminal's rows and columns
+    addon: str = ""  # run in the image of this add-on, on its host (its shell: psql, redis-cli)
 
 
 def run_start(*, app: App, actor, start: RunStart) -> tuple[Job, JobSession | None]:
@@ -51,9 +54,12 @@ def run_start(*, app: App, actor, start: RunStart) -> tuple[Job, JobSession | No
     release = formation_get(app=app).release
     if release is None or release.artifact_id is None:
         raise InvalidInput(f"{app.name} has no release to run yet; deploy it first: git push paas main")
-    job = _run_recorded(app, actor, release, command, start.attached)
+    addon = addon_up_get(app=app, name=start.addon) if start.addon else None
+    job = _run_recorded(app, actor, release, command, start.attached, addon.host if addon else None)
     spec = job_spec(job)
     spec = dataclasses.replace(spec, port=None, tty=start.tty, stdin=start.stdin, env={**spec.env, **start.env})
+    if addon is not None:  # the add-on's client, with the app's config, where the add-on answers
+        spec = dataclasses.replace(spec, image=addon_image()[0], image_source=None, shell=True)
     driver = host_driver(job.host)
     try:
         if start.attached:
@@ -84,8 +90,9 @@ def _command_validated(command: str) -> str:
     return command.strip()
 
 
-def _run_recorded(app: App, actor, release, command: str, attached: bool) -> Job:
-    """The run's job row (numbered run.1, run.2, ... per app), on the least busy host that is up."""
+def _run_recorded(app: App, actor, release, command: str, attached: bool, host: Host | None = None) -> Job:
+    """The run's job row (numbered run.1, run.2, ... per app), on `host`, else where the app's add-ons and volumes
+    are, else on the least busy host that is up."""
     with transaction.atomic():
         App.objects.select_for_update().filter(pk=app.pk).get()
         runs = Job.objects.filter(app=app, kind=JobKind.RUN)
@@ -105,7 +112,7 @@ def _run_recorded(app: App, actor, release, command: str, attached: bool) -> Job
             command=command,
             attached=attached,
             created_by=actor,
-            host=_least_busy_host(),
+            host=host or app_pinned_host(app) or _least_busy_host(),
         )
         event_record(app=app, actor=actor, action=EventAction.RUN, detail=f"{job.name}: {command[:150]}")
     by = f" by {actor.username}" if getattr(actor, "username", None) else ""

@@ -21,6 +21,8 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from addons.placement import HOST_TAG, job_pin, pinned_hosts
+from addons.volumes import job_volume_mounts
 from apps.hooks import hooks_notify
 from apps.logs import app_log_event
 from apps.models import EventAction, HookEvent
@@ -486,7 +488,8 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
     if not due:
         return []
     formations = {row[0]: row[1:] for row in Formation.objects.values_list("app_id", "limits", "constraints")}
-    needs = [_job_need(job, *formations.get(job.app_id, ({}, {}))) for job in due]
+    pins = pinned_hosts()
+    needs = [_job_need(job, *formations.get(job.app_id, ({}, {})), pins) for job in due]
     plan = placement_plan(needs, *_host_rooms(live, {app_id: limits for app_id, (limits, _) in formations.items()}))
     placed = []
     for job, need in zip(due, needs, strict=True):
@@ -513,10 +516,10 @@ def _job_claimed(job: Job, host: Host) -> bool:
     return bool(claim)
 
 
-def _job_need(job: Job, limits: dict, constraints: dict) -> JobNeed:
+def _job_need(job: Job, limits: dict, constraints: dict, pins: dict) -> JobNeed:
     """What placement needs to know of a job (`limits`, `constraints`: its formation's): its group, its memory
-    limit, and the tags its host must have."""
-    tags = frozenset((constraints or {}).get(job.process_type, []))
+    limit, and the tags its host must have (its own name's, where an add-on or a volume pins it: addons.placement)."""
+    tags = frozenset((constraints or {}).get(job.process_type, [])) | job_pin(pins, job.app_id, job.process_type)
     return JobNeed(job.pk, (job.app.name, job.process_type), _memory_limit(limits, job.process_type), tags)
 
 
@@ -535,7 +538,11 @@ def _host_rooms(live: dict[int, LiveHost], limits: dict[int, dict]) -> tuple[lis
         used[host_id] += _memory_limit(limits.get(app_id), process_type)
         running[((app_name, process_type), host_id)] += 1
     rooms = [
-        HostRoom(pk, _memory_offered(entry.host) - used[pk], frozenset(entry.host.tags or ()))
+        HostRoom(
+            pk,
+            _memory_offered(entry.host) - used[pk],
+            frozenset((*(entry.host.tags or ()), HOST_TAG + entry.host.name)),
+        )
         for pk, entry in live.items()
         if not entry.host.drained
     ]
@@ -551,7 +558,10 @@ def _unplaced_reason(need: JobNeed, live: dict[int, LiveHost]) -> str:
     takers = [entry.host for entry in live.values() if not entry.host.drained]
     if not takers:
         return "no host is up and taking jobs"
-    if need.constraints and not any(need.constraints <= set(host.tags or ()) for host in takers):
+    pinned = sorted(tag.removeprefix(HOST_TAG) for tag in need.constraints if tag.startswith(HOST_TAG))
+    if pinned and not any(host.name == pinned[0] for host in takers):
+        return f"it runs on host {pinned[0]}, where its app's add-ons or volume are, and that host is down or drained"
+    if need.constraints and not any(need.constraints <= {*(host.tags or ()), HOST_TAG + host.name} for host in takers):
         return f"no host up has the tags {', '.join(sorted(need.constraints))}"
     return (
         f"no host up has {need.memory // 1024**2} MiB of memory left for it (its jobs' limits may add up to "
@@ -621,6 +631,7 @@ def job_spec(job: Job, host: Host | None = None) -> JobSpec:
         shell=artifact.kind == ArtifactKind.IMAGE,
         links=tuple(job.app.links.values_list("target__name", flat=True)),
         image_source=image_source(artifact) if host is not None and host.agent else None,
+        volumes=job_volume_mounts(job),
     )
 
 

@@ -17,22 +17,28 @@ from paas.runenv import ENV_OPTION, run_env_decoded
 from releases.services import config_validate_changes
 from scheduler.runs import RunStart, run_abandoned, run_exit_code, run_start, session_items
 
+ADDON_OPTION = "--addon="  # the run is an add-on's shell (paas addons psql)
 EXIT_NO_STATUS = 255  # as ssh's own, when the remote command ended without an exit status
 
 
 def ssh_run_command(words: list[str]) -> RunStart:
-    """`run APP [--env=B64] -- COMMAND...` (the `--` is optional) -> the app's name and what to start."""
+    """`run APP [--env=B64] [--addon=NAME] -- COMMAND...` (the `--` is optional) -> the app's name and what to
+    start."""
     if len(words) < 2:
         raise InvalidInput("say which app and what to run: ssh -t git@HOST run APP -- bash")
     app_name, rest = words[1], words[2:]
-    env = {}
-    while rest[:1] and rest[0].startswith(ENV_OPTION):
-        env.update(_env_decoded(rest.pop(0)))
+    env, addon = {}, ""
+    while rest[:1] and rest[0].startswith((ENV_OPTION, ADDON_OPTION)):
+        option = rest.pop(0)
+        if option.startswith(ADDON_OPTION):
+            addon = option.removeprefix(ADDON_OPTION)
+        else:
+            env.update(_env_decoded(option))
     if rest[:1] == ["--"]:
         rest = rest[1:]
     if not rest:
         raise InvalidInput(f"say what to run: ssh -t git@HOST run {app_name} -- bash")
-    return app_name, RunStart(" ".join(rest), attached=True, stdin=True, env=env)
+    return app_name, RunStart(" ".join(rest), attached=True, stdin=True, env=env, addon=addon)
 
 
 def _env_decoded(option: str) -> dict[str, str]:

@@ -34,6 +34,14 @@ class ImageSource:
 
 
 @dataclass(frozen=True)
+class VolumeMount:
+    """An app's persistent volume (`paas volumes create`) as a job mounts it: its name within the app, and where."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """What to run for one job: image, command, environment, and the port a web process listens on."""
 
@@ -52,6 +60,45 @@ class JobSpec:
     stdin: bool = False  # a one-off run that reads what its user types
     links: tuple[str, ...] = ()  # the other apps whose jobs it may reach: it joins their networks too
     image_source: ImageSource | None = None  # how to make `image` on a host that lacks it (a buildpack release's)
+    volumes: tuple[VolumeMount, ...] = ()  # the app's volumes its process type mounts
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A backing service of an app (an add-on), run by the platform: `image` (made where the host lacks it from
+    `recipe`, file name -> text, a Docker build context on `base`) running `command` as the app user, with its data on
+    a volume of its own at /data, on its app's network only, under `aliases`; the engine restarts it when it ends."""
+
+    app: str
+    name: str
+    image: str
+    base: str
+    recipe: dict[str, str]
+    command: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    memory: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What a host reports of one add-on's container: its engine state (running, restarting, exited...)."""
+
+    app: str
+    name: str
+    container_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class VolumeStatus:
+    """A volume of this platform on a host: an app's (`kind` volume) or an add-on's data (`kind` addon), its size in
+    bytes where the engine says."""
+
+    app: str
+    name: str
+    kind: str
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +220,40 @@ class HostDriver(Protocol):
 
     def app_network_remove(self, app: str) -> None:
         """Removes `app`'s own network from the host (once its jobs are gone); one that is not there is fine."""
+        ...
+
+    def volumes(self, sizes: bool = False) -> list[VolumeStatus]:
+        """This platform's volumes on the host, apps' and add-ons', with their sizes when asked (it costs a walk)."""
+        ...
+
+    def volume_remove(self, app: str, name: str, kind: str) -> bool:
+        """Removes a volume; False when a container still uses it (it is kept). One that is not there is fine."""
+        ...
+
+    def service_start(self, spec: ServiceSpec) -> ServiceStatus:
+        """Starts an add-on's container (replacing one of the same add-on), its image made first where missing."""
+        ...
+
+    def services(self) -> list[ServiceStatus]:
+        """The add-ons' containers on the host."""
+        ...
+
+    def service_remove(self, app: str, name: str) -> None:
+        """Removes an add-on's container and its data volume; one that is not there is fine."""
+        ...
+
+    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+        """Runs a command in an add-on's container, as the app user; its exit code and the end of its output."""
+        ...
+
+    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
+        """Sends a file of an add-on's container to `url` (a signed upload URL of the controller) by HTTP PUT; the
+        controller's answer ({"digest", "size"} of the blob it stored)."""
+        ...
+
+    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
+        """Puts a blob of the controller (fetched from its signed `url`, checked against `digest`) into an add-on's
+        container at `path`, owned by the app user."""
         ...
 
 

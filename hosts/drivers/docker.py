@@ -18,6 +18,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
 from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, job_internal_names
+from hosts.drivers.docker_services import DockerServices
 
 log = logging.getLogger("paas.hosts")
 
@@ -146,7 +147,7 @@ def _network_create(client, name: str, labels: dict, **options):
     return client.networks.get(name)
 
 
-class DockerHostDriver:
+class DockerHostDriver(DockerServices):
     """Runs each job as one confined container on this platform's network, its port published on the host's
     loopback address (where the router reaches it), and on its app's own network (where the app's other jobs reach
     it as `TYPE.APP.internal`)."""
@@ -205,6 +206,7 @@ class DockerHostDriver:
             network=self._job_network(),
             tty=spec.tty,
             stdin_open=spec.stdin,
+            volumes=self.job_volume_binds(spec) or None,
             labels={
                 LABEL_INSTANCE: self.instance,
                 LABEL_JOB: str(spec.job_id),

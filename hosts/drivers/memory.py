@@ -5,7 +5,16 @@ import queue
 import threading
 import time
 
-from hosts.drivers import CheckResult, HealthCheck, JobContainer, JobSpec, job_internal_names
+from hosts.drivers import (
+    CheckResult,
+    HealthCheck,
+    JobContainer,
+    JobSpec,
+    ServiceSpec,
+    ServiceStatus,
+    VolumeStatus,
+    job_internal_names,
+)
 
 
 class MemorySession:
@@ -59,6 +68,11 @@ class MemoryHostDriver:
         self.logs: dict[str, list[tuple[float, str, str]]] = {}  # container id -> what it wrote
         self.sessions: dict[str, MemorySession] = {}  # container id -> the terminal of a one-off run
         self.sizes: dict[str, tuple[int, int]] = {}  # container id -> its terminal's rows and columns
+        self.volume_set: set[tuple[str, str, str]] = set()  # (app, name, kind) of the volumes it has
+        self.service_specs: dict[tuple[str, str], ServiceSpec] = {}  # (app, add-on) -> its running service
+        self.service_ids: dict[tuple[str, str], str] = {}
+        self.execs: list[tuple[str, str, tuple]] = []
+        self.received: list[tuple[str, str, str, str]] = []
         self.networks: dict[str, dict[str, list[str]]] = {}  # app -> its network: container id -> its names there
         self.closed = False  # reset: followers of its logs end
         self._log_written = threading.Condition()
@@ -83,6 +97,7 @@ class MemoryHostDriver:
         container = JobContainer(spec.job_id, container_id, running=True, host_port=port)
         self.containers[container_id] = container
         self.specs[container_id] = spec
+        self.volume_set.update((spec.app, mount.name, "volume") for mount in spec.volumes)
         self.networks.setdefault(spec.app, {})[container_id] = job_internal_names(spec)
         for target in spec.links:
             self.networks.setdefault(target, {})[container_id] = ()
@@ -208,6 +223,55 @@ class MemoryHostDriver:
         if self.networks.get(app):
             raise RuntimeError(f"{self.name}: the network of {app} has active endpoints")
         self.networks.pop(app, None)
+
+    def volumes(self, sizes: bool = False) -> list[VolumeStatus]:
+        self._maybe_fail("volumes")
+        return [VolumeStatus(app, name, kind, 0 if sizes else None) for app, name, kind in sorted(self.volume_set)]
+
+    def volume_remove(self, app: str, name: str, kind: str) -> bool:
+        in_use = (app, name) in self.service_specs if kind == "addon" else self._volume_in_use(app, name)
+        if not in_use:
+            self.volume_set.discard((app, name, kind))
+        return not in_use
+
+    def _volume_in_use(self, app: str, name: str) -> bool:
+        return any(
+            spec.app == app and any(mount.name == name for mount in spec.volumes)
+            for container_id, spec in self.specs.items()
+            if container_id in self.containers
+        )
+
+    def service_start(self, spec: ServiceSpec) -> ServiceStatus:
+        self._maybe_fail("service_start")
+        container_id = f"addon-{next(self._ids)}"
+        self.service_specs[(spec.app, spec.name)] = spec
+        self.volume_set.add((spec.app, spec.name, "addon"))
+        self.networks.setdefault(spec.app, {})[container_id] = list(spec.aliases)
+        self.service_ids[(spec.app, spec.name)] = container_id
+        return ServiceStatus(spec.app, spec.name, container_id, "running")
+
+    def services(self) -> list[ServiceStatus]:
+        self._maybe_fail("services")
+        return [ServiceStatus(app, name, self.service_ids[(app, name)], "running") for app, name in self.service_specs]
+
+    def service_remove(self, app: str, name: str) -> None:
+        self.service_specs.pop((app, name), None)
+        container_id = self.service_ids.pop((app, name), None)
+        self.networks.get(app, {}).pop(container_id, None)
+        self.volume_set.discard((app, name, "addon"))
+
+    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+        self._maybe_fail("service_exec")
+        self.execs.append((app, name, tuple(command)))
+        return 0, ""
+
+    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
+        self._maybe_fail("service_file_send")
+        return {"digest": "sha256:" + "0" * 64, "size": 0}
+
+    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
+        self._maybe_fail("service_file_receive")
+        self.received.append((app, name, path, digest))
 
     def resolve(self, container_id: str, name: str) -> list[str]:
         """The containers a job's container finds under `name` (`web.APP.internal`): those with that name on a

@@ -72,10 +72,10 @@ class ApiClient:
             request.add_header("Content-Type", "application/json")
         return request
 
-    def request(self, method: str, path: str, body: dict | None = None):
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
         request = self._request(method, path, body, "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as error:
             raise _http_error(error) from error
@@ -103,8 +103,8 @@ class ApiClient:
             reason = getattr(error, "reason", error)
             raise CliError(f"cannot reach the platform at {self.url}: {reason}") from error
 
-    def post(self, path: str, body: dict):
-        return self.request("POST", path, body)
+    def post(self, path: str, body: dict, timeout: float = 60):
+        return self.request("POST", path, body, timeout)
 
     def upload(self, path: str, data, length: int, content_type: str):
         """PUTs a file's bytes as they are read (`data`: an open binary file of `length` bytes)."""

@@ -4,6 +4,7 @@ import click
 
 from paas.cli import (
     account,
+    addons,
     apps,
     cron,
     domains,
@@ -27,6 +28,7 @@ SECTIONS = (
     ("Getting started", ("login", "keys", "create", "apps", "info", "whoami")),
     ("Releases and config", ("releases", "rollback", "env", "builds", "deploy-image")),
     ("Running the app", ("scale", "ps", "restart", "logs", "run", "cron", "checks", "limits")),
+    ("Backing services", ("addons", "volumes")),
     ("Sharing and accounts", ("access", "tokens", "users")),
     ("Watching and ending", ("events", "hooks", "destroy")),
     ("The platform and this CLI", ("up", "controller", "builder", "agent", "version", "completion", "help")),
@@ -147,6 +149,8 @@ for command in (
     hosts.hosts,
     hosts.constraints,
     hooks.hooks,
+    addons.addons,
+    addons.volumes,
     users.access,
     users.tokens,
     users.users,

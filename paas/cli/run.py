@@ -38,14 +38,14 @@ def run(client, command, detach, no_tty, env):
         click.echo(f"Running `{text}` on {name} as {job['name']} (detached); its output: paas logs -p run -a {name}")
         return
     if not no_tty and sys.stdin.isatty() and sys.stdout.isatty():
-        _run_over_ssh(client, name, words, variables)
-    sys.exit(_run_attached(client, name, text, variables))
+        run_over_ssh(client, name, words, variables)
+    sys.exit(run_attached(client, name, text, variables))
 
 
-def _run_attached(client, name: str, text: str, variables: dict) -> int:
+def run_attached(client, name: str, text: str, variables: dict, addon: str = "") -> int:
     """Streams the run's output (NDJSON through the API); returns its exit status."""
     click.echo(f"Running `{text}` on {name}...", err=True)
-    body = {"command": text, "env": variables}
+    body = {"command": text, "env": variables, **({"addon": addon} if addon else {})}
     terminal = {"stdout": TerminalText(), "stderr": TerminalText()}
     exit_code = EXIT_NO_STATUS
     try:
@@ -62,13 +62,14 @@ def _run_attached(client, name: str, text: str, variables: dict) -> int:
     return exit_code
 
 
-def _run_over_ssh(client, name: str, words: list[str], variables: dict) -> None:
+def run_over_ssh(client, name: str, words: list[str], variables: dict, addon: str = "") -> None:
     """Replaces this process with `ssh -t ... run APP -- COMMAND`: a pseudo-terminal end to end. Variables go
     apart from the command (`--env=`), so that they are not shown with it."""
     host = urlparse(client.url).hostname or "localhost"
     port = client.get("/")["ssh_port"]
     ssh = shlex.split(os.environ.get("PAAS_SSH_COMMAND") or os.environ.get("GIT_SSH_COMMAND") or "ssh")
     options = f" {run_env_encoded(variables)}" if variables else ""
+    options += f" --addon={addon}" if addon else ""
     remote = f"run {name}{options} -- {shlex.join(words)}"
     try:
         os.execvp(ssh[0], [*ssh, "-t", "-p", str(port), f"git@{host}", remote])

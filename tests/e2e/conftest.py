@@ -187,6 +187,9 @@ def _remove_instance(instance: str) -> None:
     for volume in client.volumes.list(filters={"name": f"paas-cache-{instance}-"}):
         with contextlib.suppress(docker.errors.APIError):
             volume.remove(force=True)
+    for volume in client.volumes.list(filters={"label": f"paas.instance={instance}"}):  # add-ons' and apps' volumes
+        with contextlib.suppress(docker.errors.APIError):
+            volume.remove(force=True)
     for network in client.networks.list(filters={"label": f"paas.instance={instance}"}):
         with contextlib.suppress(docker.errors.APIError):
             network.remove()

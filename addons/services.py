@@ -1,0 +1,353 @@
+"""Add-ons: a PostgreSQL or Redis server the platform runs for one app, its URL in the app's config.
+
+An add-on is a container of the add-on image (the stack with Debian's servers, made on its host at first need) on
+its app's network only: the app's jobs, and its one-off runs, reach it as `NAME.addon.APP.internal`; no other app's
+job is on that network. Its data is on a volume of its own. Making one takes a while (the image, the server's first
+start): `addon_create` records it and hands the rest to a worker (`addon_provision`), which sets the config var,
+and so makes a release, once the server answers. Backups are dumps kept as blobs; a restore loads one back.
+"""
+
+import hashlib
+import logging
+import re
+import secrets
+import time
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from addons.models import Addon, AddonBackup, AddonKind, AddonState
+from apps.logs import app_log_event
+from apps.models import App, EventAction
+from apps.services import event_record
+from hosts.drivers import INTERNAL_DOMAIN, ServiceSpec, host_driver
+from paas.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+
+log = logging.getLogger("paas.addons")
+
+IMAGE_DIR = Path(__file__).parent / "image"
+IMAGE_REPOSITORY = "paas/addon"
+PORTS = {AddonKind.POSTGRES: 5432, AddonKind.REDIS: 6379}
+DEFAULT_CONFIG_VARS = {AddonKind.POSTGRES: "DATABASE_URL", AddonKind.REDIS: "REDIS_URL"}
+SHELLS = {AddonKind.POSTGRES: "psql", AddonKind.REDIS: "redis-cli"}
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$")
+_BACKUP_NUMBER = re.compile(r"^[0-9]{1,9}$")
+BACKUP_PATH = "/data/paas-backup"
+RESTORE_PATH = "/data/paas-restore"
+READY_SPACING = 0.5  # seconds between asking a new server whether it answers
+RESTARTING_PATIENCE = 30  # seconds a server may keep exiting before its start is given up
+
+
+def addon_image() -> tuple[str, str, dict[str, str]]:
+    """The add-on image's reference, the stack it is made from, and its recipe (a build context's files)."""
+    from buildpacks.stack import stack_image
+
+    base = stack_image()
+    recipe = _recipe()
+    digest = hashlib.sha256(base.encode())
+    for name, text in sorted(recipe.items()):
+        digest.update(name.encode() + b"\0" + text.encode())
+    return f"{IMAGE_REPOSITORY}:{digest.hexdigest()[:12]}", base, recipe
+
+
+@cache
+def _recipe() -> dict[str, str]:
+    return {path.name: path.read_text() for path in IMAGE_DIR.iterdir() if path.is_file()}
+
+
+def addon_hostname(addon: Addon) -> str:
+    """Where its app's jobs reach it, on the app's network."""
+    return f"{addon.name}.addon.{addon.app.name}.{INTERNAL_DOMAIN}"
+
+
+def addon_url(addon: Addon) -> str:
+    """The URL set in its app's config: the app's role and database (PostgreSQL), or the server (Redis)."""
+    address = f"{addon_hostname(addon)}:{PORTS[addon.kind]}"
+    if addon.kind == AddonKind.POSTGRES:
+        return f"postgres://app:{addon.password}@{address}/app"
+    return f"redis://default:{addon.password}@{address}/0"
+
+
+def addon_spec(addon: Addon) -> ServiceSpec:
+    """The container an add-on runs as."""
+    image, base, recipe = addon_image()
+    return ServiceSpec(
+        app=addon.app.name,
+        name=addon.name,
+        image=image,
+        base=base,
+        recipe=recipe,
+        command=("paas-addon", "serve", addon.kind),
+        env={"PAAS_ADDON_PASSWORD": addon.password},
+        aliases=(addon_hostname(addon),),
+        memory=settings.PAAS_ADDON_MEMORY,
+    )
+
+
+def _config_var(kind: str, name: str | None) -> str:
+    if name is None:
+        return DEFAULT_CONFIG_VARS[kind]
+    return f"{name.upper().replace('-', '_')}_URL"
+
+
+def _validated(app: App, kind: str, name: str | None) -> tuple[str, str]:
+    """The add-on's name and config var, once it is clear they can be had."""
+    if kind not in AddonKind.values:
+        raise InvalidInput(f"no add-on {kind!r}; there are: {', '.join(AddonKind.values)}")
+    if name is not None and not _NAME.match(name):
+        raise InvalidInput(
+            f"{name!r} is not an add-on name: lowercase letters, digits and dashes, starting with a letter "
+            "(at most 30), e.g. --as cache"
+        )
+    config_var = _config_var(kind, name)
+    name = name or kind
+    if app.addons.filter(name=name).exists():
+        raise Conflict(f"{app.name} has an add-on named {name} already; name this one: --as OTHER")
+    if app.addons.filter(config_var=config_var).exists():
+        raise Conflict(f"an add-on of {app.name} sets {config_var} already; name this one: --as OTHER")
+    return name, config_var
+
+
+def _quota_check(app: App) -> None:
+    count, limit = app.addons.count(), settings.PAAS_QUOTA_ADDONS
+    if count >= limit:
+        raise QuotaExceeded(
+            f"{app.name} has {count} add-ons, the most allowed (PAAS_QUOTA_ADDONS={limit}); destroy one first"
+        )
+
+
+def addon_create(*, app: App, kind: str, name: str | None = None, actor) -> Addon:
+    """Records a new add-on of `app` and has a worker make it (addon_provision); its URL is set in the config var
+    once it answers. A config var the app sets already is refused rather than overwritten."""
+    from addons.placement import app_host_pick
+    from releases.selectors import release_latest
+
+    with transaction.atomic():
+        App.objects.select_for_update().filter(pk=app.pk).get()
+        name, config_var = _validated(app, kind, name)
+        latest = release_latest(app=app)
+        if latest is not None and config_var in latest.config:
+            raise Conflict(
+                f"{app.name} sets {config_var} already; unset it first (paas config unset {config_var}), or name "
+                "the add-on (--as NAME) to have its URL in NAME_URL"
+            )
+        _quota_check(app)
+        addon = Addon.objects.create(
+            app=app,
+            name=name,
+            kind=kind,
+            config_var=config_var,
+            password=secrets.token_hex(24),
+            host=app_host_pick(app),
+            created_by=actor,
+        )
+        event_record(app=app, actor=actor, action=EventAction.ADDON_CREATE, detail=f"{name} ({kind}) as {config_var}")
+        transaction.on_commit(lambda: _provision_later(addon.pk))
+    app_log_event(app.name, "addons", f"creating {name} ({kind}) on host {addon.host.name}")
+    return addon
+
+
+def _provision_later(addon_id: int) -> None:
+    from addons.tasks import addon_provision_task
+
+    addon_provision_task.delay(addon_id)
+
+
+def addon_provision(addon_id: int) -> None:
+    """Starts an add-on's server, waits until it answers, then sets its URL in the app's config (a new release).
+    A failure is recorded on the add-on, the app's config untouched."""
+    addon = Addon.objects.select_related("app", "host", "created_by").filter(pk=addon_id).first()
+    if addon is None or addon.state != AddonState.CREATING:
+        return
+    try:
+        driver = host_driver(addon.host)
+        driver.service_start(addon_spec(addon))
+        _ready_wait(driver, addon)
+    except Exception as error:  # noqa: BLE001 - told to its user, who may destroy it and try again
+        log.warning("add-on %s of %s could not be made: %s", addon.name, addon.app.name, error)
+        Addon.objects.filter(pk=addon.pk).update(state=AddonState.FAILED, error=str(error)[:2000])
+        app_log_event(addon.app.name, "addons", f"{addon.name} could not be made: {error}")
+        return
+    _addon_up(addon)
+
+
+def _ready_wait(driver, addon: Addon) -> None:
+    """Waits until the add-on's server answers. A server whose container keeps exiting (the engine restarts it, and
+    refuses to run anything in it meanwhile) fails sooner than one that is slow to start."""
+    started = time.monotonic()
+    failing_since = None
+    while True:
+        try:
+            exit_code, output = driver.service_exec(addon.app.name, addon.name, ("paas-addon", "ready", addon.kind))
+            failing_since = None
+        except Exception as error:  # noqa: BLE001 - restarting, or not there yet
+            exit_code, output = None, str(error)
+            failing_since = failing_since or time.monotonic()
+        if exit_code == 0:
+            return
+        if failing_since and time.monotonic() - failing_since > RESTARTING_PATIENCE:
+            raise RuntimeError(f"its server keeps exiting: {output.strip()[-300:]}")
+        if time.monotonic() - started > settings.PAAS_ADDON_START_TIMEOUT:
+            raise RuntimeError(
+                f"its server did not answer within {settings.PAAS_ADDON_START_TIMEOUT:.0f}s "
+                f"(PAAS_ADDON_START_TIMEOUT): {output.strip()[-300:]}"
+            )
+        time.sleep(READY_SPACING)
+
+
+def _addon_up(addon: Addon) -> None:
+    """Marks a made add-on up and sets its URL in its app's config, unless it was destroyed meanwhile."""
+    from formations.services import config_update
+
+    with transaction.atomic():
+        if not Addon.objects.filter(pk=addon.pk, state=AddonState.CREATING).update(state=AddonState.UP):
+            return
+        release = config_update(app=addon.app, changes={addon.config_var: addon_url(addon)}, actor=addon.created_by)
+    version = f" (v{release.version})" if release else ""
+    app_log_event(addon.app.name, "addons", f"{addon.name} is up; {addon.config_var} is set{version}")
+
+
+def addon_get(*, app: App, name: str) -> Addon:
+    addon = app.addons.select_related("app", "host").filter(name=name).first()
+    if addon is None:
+        known = ", ".join(app.addons.values_list("name", flat=True)) or "none: paas addons create postgres"
+        raise NotFound(f"{app.name} has no add-on {name!r}; its add-ons: {known}")
+    return addon
+
+
+def addon_destroy(*, app: App, name: str, confirm: str, actor) -> None:
+    """Removes an add-on: its server, its data and its backups, and its config var (a new release). `confirm` must
+    repeat the app's name: its data cannot be had back."""
+    from formations.services import config_update
+    from releases.selectors import release_latest
+
+    addon = addon_get(app=app, name=name)
+    if confirm != app.name:
+        raise InvalidInput(
+            f"destroying {name} deletes its data and backups; confirm with the app's name: "
+            f"paas addons destroy {name} -a {app.name} --confirm {app.name}"
+        )
+    digests = set(addon.backups.values_list("digest", flat=True))
+    with transaction.atomic():
+        addon.delete()
+        event_record(app=app, actor=actor, action=EventAction.ADDON_DESTROY, detail=f"{name} ({addon.kind})")
+        latest = release_latest(app=app)
+        if latest is not None and latest.config.get(addon.config_var) == addon_url(addon):
+            config_update(app=app, changes={addon.config_var: None}, actor=actor)
+        transaction.on_commit(lambda: _addon_remains_remove(addon, digests))
+    app_log_event(app.name, "addons", f"{name} destroyed")
+
+
+def _addon_remains_remove(addon: Addon, digests: set[str]) -> None:
+    backup_blobs_release(digests)
+    try:
+        host_driver(addon.host).service_remove(addon.app.name, addon.name)
+    except Exception as error:  # noqa: BLE001 - the collection removes what no add-on owns
+        log.warning("could not remove the add-on %s of %s yet: %s", addon.name, addon.app.name, error)
+
+
+def backup_blobs_release(digests: set[str]) -> None:
+    """Deletes the blobs of backups that no backup keeps any more (the same dump may be kept twice)."""
+    from buildpacks.services import blobs_release_unused
+
+    kept = set(AddonBackup.objects.filter(digest__in=digests).values_list("digest", flat=True))
+    blobs_release_unused(digests=digests - kept)
+
+
+def addon_up_get(*, app: App, name: str) -> Addon:
+    """An add-on that answers, for what needs its server."""
+    addon = addon_get(app=app, name=name)
+    if addon.state != AddonState.UP:
+        reason = f": {addon.error}" if addon.error else "; wait for it (paas addons)"
+        raise Conflict(f"{name} is {addon.state}{reason}")
+    return addon
+
+
+def addon_backup(*, app: App, name: str, actor) -> AddonBackup:
+    """Dumps an add-on's data (pg_dump, or Redis's BGSAVE) into the blob store; keeps the last PAAS_KEEP_BACKUPS."""
+    from artifacts.blobstore import signed_url
+
+    addon = addon_up_get(app=app, name=name)
+    driver = host_driver(addon.host)
+    _exec_checked(driver, addon, ("paas-addon", "backup", addon.kind), "back up")
+    try:
+        sent = driver.service_file_send(app.name, name, BACKUP_PATH, signed_url(f"uploads/{secrets.token_hex(16)}"))
+    finally:
+        _clean(driver, addon)
+    with transaction.atomic():
+        Addon.objects.select_for_update().filter(pk=addon.pk).get()
+        number = (addon.backups.aggregate(last=Max("number"))["last"] or 0) + 1
+        backup = AddonBackup.objects.create(
+            addon=addon, number=number, digest=sent["digest"], size=sent["size"], created_by=actor
+        )
+        event_record(app=app, actor=actor, action=EventAction.ADDON_BACKUP, detail=f"{name}: b{number}")
+    app_log_event(app.name, "addons", f"{name} backed up as b{number} ({sent['size']} bytes)")
+    _backups_prune(addon)
+    return backup
+
+
+def _clean(driver, addon: Addon) -> None:
+    """Removes what a backup or a restore left on the add-on's volume; a server that is restarting (a Redis restore)
+    has nothing left to remove."""
+    try:
+        driver.service_exec(addon.app.name, addon.name, ("paas-addon", "clean"))
+    except Exception as error:  # noqa: BLE001 - the next backup or restore overwrites it anyway
+        log.info("could not clean up after %s of %s: %s", addon.name, addon.app.name, error)
+
+
+def _exec_checked(driver, addon: Addon, command: tuple[str, ...], doing: str) -> str:
+    exit_code, output = driver.service_exec(addon.app.name, addon.name, command)
+    if exit_code != 0:
+        raise Conflict(f"could not {doing} {addon.name} (exit status {exit_code}): {output.strip()[-500:]}")
+    return output
+
+
+def _backups_prune(addon: Addon) -> None:
+    old = list(addon.backups.order_by("-number")[settings.PAAS_KEEP_BACKUPS :])
+    if old:
+        AddonBackup.objects.filter(pk__in=[backup.pk for backup in old]).delete()
+        backup_blobs_release({backup.digest for backup in old})
+
+
+def backup_get(*, addon: Addon, number: str | int) -> AddonBackup:
+    text = str(number).removeprefix("b")
+    backup = addon.backups.filter(number=int(text)).first() if _BACKUP_NUMBER.match(text) else None
+    if backup is None:
+        raise NotFound(f"{addon.name} has no backup {number!r}; see paas addons backups {addon.name}")
+    return backup
+
+
+def addon_restore(*, app: App, name: str, backup: str | int, actor) -> AddonBackup:
+    """Loads a backup back into its add-on, replacing what is there (a Redis server restarts to load it)."""
+    from artifacts.blobstore import blob_url
+
+    addon = addon_up_get(app=app, name=name)
+    chosen = backup_get(addon=addon, number=backup)
+    driver = host_driver(addon.host)
+    try:
+        driver.service_file_receive(app.name, name, RESTORE_PATH, blob_url(chosen.digest), chosen.digest)
+        _exec_checked(driver, addon, ("paas-addon", "restore", addon.kind, RESTORE_PATH), "restore")
+    finally:
+        _clean(driver, addon)
+    _ready_wait(driver, addon)
+    event_record(app=app, actor=actor, action=EventAction.ADDON_RESTORE, detail=f"{name}: b{chosen.number}")
+    app_log_event(app.name, "addons", f"{name} restored from b{chosen.number}")
+    return chosen
+
+
+def addons_status(app: App) -> dict[str, tuple[str, int | None]]:
+    """Each add-on's server state and data size, as its host reports them (an unreachable host reports none)."""
+    found = {}
+    for host in {addon.host for addon in app.addons.select_related("host")}:
+        try:
+            driver = host_driver(host)
+            states = {status.name: status.state for status in driver.services() if status.app == app.name}
+            sizes = {v.name: v.size for v in driver.volumes(sizes=True) if v.app == app.name and v.kind == "addon"}
+        except Exception as error:  # noqa: BLE001 - shown as unknown
+            log.warning("could not ask host %s about add-ons: %s", host.name, error)
+            continue
+        found.update({name: (state, sizes.get(name)) for name, state in states.items()})
+    return found
