@@ -16,7 +16,9 @@ class AddonSerializer(serializers.ModelSerializer):
     server = serializers.CharField(
         default=None, allow_null=True, help_text="Its container's state on its host (running, restarting...)"
     )
-    size = serializers.IntegerField(default=None, allow_null=True, help_text="Bytes of data on its volume")
+    size = serializers.IntegerField(
+        default=None, allow_null=True, help_text="Bytes of data on its volume (in the list; null for one add-on)"
+    )
 
     class Meta:
         model = Addon
@@ -66,11 +68,11 @@ class VolumeCreateSerializer(serializers.Serializer):
     shared = serializers.BooleanField(default=False, help_text="Several jobs may use it at once")
 
 
-def _with_status(app, addons) -> list[dict]:
-    status_of = services.addons_status(app)
+def _with_status(app, addons, *, sizes: bool = True) -> list[dict]:
+    status_of = services.addons_status(app, sizes=sizes)
     rows = []
     for addon in addons:
-        server, size = status_of.get(addon.name, (None, None))
+        server, size = status_of.get(addon.pk, (None, None))
         rows.append({**AddonSerializer(addon).data, "server": server, "size": size})
     return rows
 
@@ -100,7 +102,7 @@ class AddonDetailApi(APIView):
     @extend_schema(responses=AddonSerializer)
     def get(self, request, name, addon):
         app = app_get(user=request.user, name=name)
-        return Response(_with_status(app, [services.addon_get(app=app, name=addon)])[0])
+        return Response(_with_status(app, [services.addon_get(app=app, name=addon)], sizes=False)[0])
 
     @extend_schema(request=ConfirmSerializer, responses={204: None})
     def delete(self, request, name, addon):

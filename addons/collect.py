@@ -23,16 +23,18 @@ def storage_collect() -> list[str]:
 
 
 def _host_storage_collect(host: Host) -> list[str]:
+    """The host is listed before the rows are read: whatever its listing shows was made after its row was committed,
+    so an add-on or volume being made is never taken for one that is gone."""
     driver = host_driver(host)
-    addons = set(Addon.objects.filter(host=host).values_list("app__name", "name"))
-    volumes = set(Volume.objects.filter(host=host).values_list("app__name", "name"))
+    services, volumes = driver.services(), driver.volumes()
+    addons = set(Addon.objects.values_list("pk", flat=True))
+    owned = {"addon": addons, "volume": set(Volume.objects.values_list("pk", flat=True))}
     removed = []
-    for service in driver.services():
-        if (service.app, service.name) not in addons:
-            driver.service_remove(service.app, service.name)
+    for service in services:
+        if service.key not in addons:
+            driver.service_remove(service.key)
             removed.append(f"{service.app}/{service.name}")
-    for volume in driver.volumes():
-        owned = addons if volume.kind == "addon" else volumes
-        if (volume.app, volume.name) not in owned and driver.volume_remove(volume.app, volume.name, volume.kind):
+    for volume in volumes:
+        if volume.key not in owned[volume.kind] and driver.volume_remove(volume.key, volume.kind):
             removed.append(f"{volume.app}/{volume.name}")
     return removed

@@ -28,6 +28,9 @@ class Addon(models.Model):
     host = models.ForeignKey("hosts.Host", on_delete=models.PROTECT, related_name="addons")
     state = models.CharField(max_length=10, choices=AddonState.choices, default=AddonState.CREATING)
     error = models.TextField(blank=True, help_text="Why it could not be made")
+    image = models.CharField(max_length=100, blank=True, help_text="The add-on image its server runs (and its shell)")
+    busy = models.CharField(max_length=20, blank=True, help_text="A backup or a restore under way")
+    busy_since = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

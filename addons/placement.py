@@ -36,6 +36,12 @@ def app_pinned_host(app: App) -> Host | None:
     return volume.host if volume is not None else None
 
 
+def addons_host(app: App) -> Host | None:
+    """The host `app`'s add-ons run on, when it is up and takes jobs: where its one-off runs reach them."""
+    addon = Addon.objects.filter(app=app, host__state=HostState.UP, host__drained=False).select_related("host").first()
+    return addon.host if addon is not None else None
+
+
 def pinned_hosts() -> dict[tuple[int, str | None], str]:
     """(app id, process type) -> the name of the host its jobs must run on; a process type of None stands for
     every process type of the app (an add-on pins them all, a volume its own process type)."""
@@ -51,3 +57,11 @@ def job_pin(pins: dict, app_id: int, process_type: str) -> frozenset[str]:
     """The placement tags that pin a job of `app_id`'s `process_type` to its host, if anything pins it."""
     host = pins.get((app_id, process_type)) or pins.get((app_id, None))
     return frozenset({HOST_TAG + host}) if host else frozenset()
+
+
+def exclusive_process_types(app_id: int | None = None) -> set[tuple[int, str]]:
+    """(app id, process type) of the process types with a volume that one job at a time uses (not shared)."""
+    volumes = Volume.objects.filter(shared=False)
+    if app_id is not None:
+        volumes = volumes.filter(app_id=app_id)
+    return set(volumes.values_list("app_id", "process_type"))

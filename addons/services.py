@@ -7,24 +7,27 @@ start): `addon_create` records it and hands the rest to a worker (`addon_provisi
 and so makes a release, once the server answers. Backups are dumps kept as blobs; a restore loads one back.
 """
 
+import contextlib
 import hashlib
 import logging
 import re
 import secrets
 import time
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.utils import timezone
 
 from addons.models import Addon, AddonBackup, AddonKind, AddonState
 from apps.logs import app_log_event
 from apps.models import App, EventAction
-from apps.services import event_record
+from apps.services import app_manage_check, event_record
 from hosts.drivers import INTERNAL_DOMAIN, ServiceSpec, host_driver
-from paas.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from paas.errors import Conflict, InvalidInput, NotFound, PaasError, QuotaExceeded
 
 log = logging.getLogger("paas.addons")
 
@@ -72,9 +75,10 @@ def addon_url(addon: Addon) -> str:
 
 
 def addon_spec(addon: Addon) -> ServiceSpec:
-    """The container an add-on runs as."""
+    """The container an add-on runs as: of the current add-on image, which it keeps (its shell runs in it)."""
     image, base, recipe = addon_image()
     return ServiceSpec(
+        key=addon.pk,
         app=addon.app.name,
         name=addon.name,
         image=image,
@@ -97,7 +101,7 @@ def _validated(app: App, kind: str, name: str | None) -> tuple[str, str]:
     """The add-on's name and config var, once it is clear they can be had."""
     if kind not in AddonKind.values:
         raise InvalidInput(f"no add-on {kind!r}; there are: {', '.join(AddonKind.values)}")
-    if name is not None and not _NAME.match(name):
+    if name is not None and not _NAME.fullmatch(name):
         raise InvalidInput(
             f"{name!r} is not an add-on name: lowercase letters, digits and dashes, starting with a letter "
             "(at most 30), e.g. --as cache"
@@ -150,10 +154,19 @@ def addon_create(*, app: App, kind: str, name: str | None = None, actor) -> Addo
     return addon
 
 
-def _provision_later(addon_id: int) -> None:
-    from addons.tasks import addon_provision_task
+PROVISION_TASK = "addons.provision"  # queued by name, as builds are (addons.tasks.addon_provision_task)
 
-    addon_provision_task.delay(addon_id)
+
+def _provision_later(addon_id: int) -> None:
+    """Queues the add-on's making for a worker; a broker that cannot be reached fails the add-on, saying so."""
+    from paas.celery import app as celery_app
+
+    try:
+        celery_app.send_task(PROVISION_TASK, args=[addon_id])
+    except Exception as error:  # noqa: BLE001 - the add-on says why; destroying it and creating it again retries
+        log.warning("could not queue the making of add-on %s: %s", addon_id, error)
+        failure = f"it could not be queued for a worker ({error}); destroy it and create it again"
+        Addon.objects.filter(pk=addon_id).update(state=AddonState.FAILED, error=failure[:2000])
 
 
 def addon_provision(addon_id: int) -> None:
@@ -162,14 +175,18 @@ def addon_provision(addon_id: int) -> None:
     addon = Addon.objects.select_related("app", "host", "created_by").filter(pk=addon_id).first()
     if addon is None or addon.state != AddonState.CREATING:
         return
+    driver = host_driver(addon.host)
+    spec = addon_spec(addon)
     try:
-        driver = host_driver(addon.host)
-        driver.service_start(addon_spec(addon))
+        driver.service_start(spec)
+        Addon.objects.filter(pk=addon.pk).update(image=spec.image)
         _ready_wait(driver, addon)
     except Exception as error:  # noqa: BLE001 - told to its user, who may destroy it and try again
         log.warning("add-on %s of %s could not be made: %s", addon.name, addon.app.name, error)
         Addon.objects.filter(pk=addon.pk).update(state=AddonState.FAILED, error=str(error)[:2000])
         app_log_event(addon.app.name, "addons", f"{addon.name} could not be made: {error}")
+        with contextlib.suppress(Exception):  # a server that keeps exiting is not left restarting
+            driver.service_remove(addon.pk)
         return
     _addon_up(addon)
 
@@ -181,7 +198,7 @@ def _ready_wait(driver, addon: Addon) -> None:
     failing_since = None
     while True:
         try:
-            exit_code, output = driver.service_exec(addon.app.name, addon.name, ("paas-addon", "ready", addon.kind))
+            exit_code, output = driver.service_exec(addon.pk, ("paas-addon", "ready", addon.kind), timeout=30)
             failing_since = None
         except Exception as error:  # noqa: BLE001 - restarting, or not there yet
             exit_code, output = None, str(error)
@@ -224,29 +241,32 @@ def addon_destroy(*, app: App, name: str, confirm: str, actor) -> None:
     from formations.services import config_update
     from releases.selectors import release_latest
 
+    app_manage_check(app=app, actor=actor, doing=f"destroy the add-on {name} of {app.name} (its data goes with it)")
     addon = addon_get(app=app, name=name)
     if confirm != app.name:
         raise InvalidInput(
             f"destroying {name} deletes its data and backups; confirm with the app's name: "
             f"paas addons destroy {name} -a {app.name} --confirm {app.name}"
         )
-    digests = set(addon.backups.values_list("digest", flat=True))
     with transaction.atomic():
+        Addon.objects.select_for_update().filter(pk=addon.pk).first()
+        digests = set(addon.backups.values_list("digest", flat=True))
+        key, host = addon.pk, addon.host
         addon.delete()
         event_record(app=app, actor=actor, action=EventAction.ADDON_DESTROY, detail=f"{name} ({addon.kind})")
         latest = release_latest(app=app)
         if latest is not None and latest.config.get(addon.config_var) == addon_url(addon):
             config_update(app=app, changes={addon.config_var: None}, actor=actor)
-        transaction.on_commit(lambda: _addon_remains_remove(addon, digests))
+        transaction.on_commit(lambda: _addon_remains_remove(host, key, digests))
     app_log_event(app.name, "addons", f"{name} destroyed")
 
 
-def _addon_remains_remove(addon: Addon, digests: set[str]) -> None:
+def _addon_remains_remove(host, key: int, digests: set[str]) -> None:
     backup_blobs_release(digests)
     try:
-        host_driver(addon.host).service_remove(addon.app.name, addon.name)
+        host_driver(host).service_remove(key)
     except Exception as error:  # noqa: BLE001 - the collection removes what no add-on owns
-        log.warning("could not remove the add-on %s of %s yet: %s", addon.name, addon.app.name, error)
+        log.warning("could not remove add-on %s from host %s yet: %s", key, host.name, error)
 
 
 def backup_blobs_release(digests: set[str]) -> None:
@@ -267,39 +287,86 @@ def addon_up_get(*, app: App, name: str) -> Addon:
 
 
 def addon_backup(*, app: App, name: str, actor) -> AddonBackup:
-    """Dumps an add-on's data (pg_dump, or Redis's BGSAVE) into the blob store; keeps the last PAAS_KEEP_BACKUPS."""
-    from artifacts.blobstore import signed_url
+    """Dumps an add-on's data (pg_dump, or a Redis RDB) into the blob store; keeps the last PAAS_KEEP_BACKUPS. The
+    digest kept is the one the controller computed as the host sent the dump, never one the host says."""
+    from artifacts.blobstore import signed_url, upload_taken, upload_token
 
     addon = addon_up_get(app=app, name=name)
     driver = host_driver(addon.host)
-    _exec_checked(driver, addon, ("paas-addon", "backup", addon.kind), "back up")
-    try:
-        sent = driver.service_file_send(app.name, name, BACKUP_PATH, signed_url(f"uploads/{secrets.token_hex(16)}"))
-    finally:
-        _clean(driver, addon)
-    with transaction.atomic():
-        Addon.objects.select_for_update().filter(pk=addon.pk).get()
-        number = (addon.backups.aggregate(last=Max("number"))["last"] or 0) + 1
-        backup = AddonBackup.objects.create(
-            addon=addon, number=number, digest=sent["digest"], size=sent["size"], created_by=actor
-        )
-        event_record(app=app, actor=actor, action=EventAction.ADDON_BACKUP, detail=f"{name}: b{number}")
-    app_log_event(app.name, "addons", f"{name} backed up as b{number} ({sent['size']} bytes)")
+    token = upload_token()
+    with _addon_busy(addon, "backing up"):
+        try:
+            _exec_checked(driver, addon, ("paas-addon", "backup", addon.kind), "back up")
+            _driver_step(lambda: driver.service_file_send(addon.pk, BACKUP_PATH, signed_url(f"uploads/{token}")))
+        finally:
+            _clean(driver, addon)
+        sent = upload_taken(token)
+        if sent is None:
+            raise Conflict(f"the host of {name} did not send its backup; try again")
+        backup = _backup_recorded(addon, *sent, actor=actor)
+    app_log_event(app.name, "addons", f"{name} backed up as b{backup.number} ({backup.size} bytes)")
     _backups_prune(addon)
     return backup
+
+
+def _backup_recorded(addon: Addon, digest: str, size: int, *, actor) -> AddonBackup:
+    with transaction.atomic():
+        if Addon.objects.select_for_update().filter(pk=addon.pk).first() is None:
+            backup_blobs_release({digest})
+            raise NotFound(f"{addon.name} was destroyed while it was backed up")
+        number = (addon.backups.aggregate(last=Max("number"))["last"] or 0) + 1
+        backup = AddonBackup.objects.create(addon=addon, number=number, digest=digest, size=size, created_by=actor)
+        event_record(app=addon.app, actor=actor, action=EventAction.ADDON_BACKUP, detail=f"{addon.name}: b{number}")
+    return backup
+
+
+BUSY_PATIENCE = timedelta(hours=2)  # a backup or restore marked going longer than this was cut short
+
+
+@contextlib.contextmanager
+def _addon_busy(addon: Addon, doing: str):
+    """Marks the add-on busy for the length of a backup or a restore: one at a time (they share its files)."""
+    stale = timezone.now() - BUSY_PATIENCE
+    free = Q(busy="") | Q(busy_since__lt=stale)
+    if not Addon.objects.filter(free, pk=addon.pk).update(busy=doing, busy_since=timezone.now()):
+        busy = Addon.objects.filter(pk=addon.pk).values_list("busy", flat=True).first()
+        raise Conflict(f"{addon.name} is {busy or 'gone'}; try again once that is done")
+    try:
+        yield
+    finally:
+        Addon.objects.filter(pk=addon.pk).update(busy="", busy_since=None)
+
+
+def _driver_step(step):
+    """Runs a step on the add-on's host; what the host or its engine says went wrong is the user's to see."""
+    try:
+        return step()
+    except PaasError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the engine's or the agent's message, as a 409
+        raise Conflict(f"the add-on's host could not do it: {str(error)[:500]}") from error
+
+
+def _server_restart(driver, addon: Addon) -> None:
+    """Stops the add-on's server without saving; the engine starts it again, on the dump a restore put in place. The
+    stop ends the container, and the command with it: its outcome is not waited for."""
+    try:
+        driver.service_exec(addon.pk, ("paas-addon", "stop", addon.kind))
+    except Exception as error:  # noqa: BLE001 - ended with the container, as expected
+        log.info("the server of %s of %s stopped: %s", addon.name, addon.app.name, error)
 
 
 def _clean(driver, addon: Addon) -> None:
     """Removes what a backup or a restore left on the add-on's volume; a server that is restarting (a Redis restore)
     has nothing left to remove."""
     try:
-        driver.service_exec(addon.app.name, addon.name, ("paas-addon", "clean"))
+        driver.service_exec(addon.pk, ("paas-addon", "clean"))
     except Exception as error:  # noqa: BLE001 - the next backup or restore overwrites it anyway
         log.info("could not clean up after %s of %s: %s", addon.name, addon.app.name, error)
 
 
 def _exec_checked(driver, addon: Addon, command: tuple[str, ...], doing: str) -> str:
-    exit_code, output = driver.service_exec(addon.app.name, addon.name, command)
+    exit_code, output = _driver_step(lambda: driver.service_exec(addon.pk, command))
     if exit_code != 0:
         raise Conflict(f"could not {doing} {addon.name} (exit status {exit_code}): {output.strip()[-500:]}")
     return output
@@ -314,40 +381,47 @@ def _backups_prune(addon: Addon) -> None:
 
 def backup_get(*, addon: Addon, number: str | int) -> AddonBackup:
     text = str(number).removeprefix("b")
-    backup = addon.backups.filter(number=int(text)).first() if _BACKUP_NUMBER.match(text) else None
+    backup = addon.backups.filter(number=int(text)).first() if _BACKUP_NUMBER.fullmatch(text) else None
     if backup is None:
         raise NotFound(f"{addon.name} has no backup {number!r}; see paas addons backups {addon.name}")
     return backup
 
 
 def addon_restore(*, app: App, name: str, backup: str | int, actor) -> AddonBackup:
-    """Loads a backup back into its add-on, replacing what is there (a Redis server restarts to load it)."""
+    """Loads a backup back into its add-on, replacing what is there (a Redis server restarts to load it). A
+    PostgreSQL restore is one transaction: one that fails leaves the data as it was."""
     from artifacts.blobstore import blob_url
 
+    app_manage_check(app=app, actor=actor, doing=f"restore the add-on {name} of {app.name} (its data is replaced)")
     addon = addon_up_get(app=app, name=name)
     chosen = backup_get(addon=addon, number=backup)
     driver = host_driver(addon.host)
-    try:
-        driver.service_file_receive(app.name, name, RESTORE_PATH, blob_url(chosen.digest), chosen.digest)
-        _exec_checked(driver, addon, ("paas-addon", "restore", addon.kind, RESTORE_PATH), "restore")
-    finally:
-        _clean(driver, addon)
-    _ready_wait(driver, addon)
+    with _addon_busy(addon, "restoring"):
+        try:
+            url = blob_url(chosen.digest)
+            _driver_step(lambda: driver.service_file_receive(addon.pk, RESTORE_PATH, url, chosen.digest))
+            _exec_checked(driver, addon, ("paas-addon", "restore", addon.kind, RESTORE_PATH), "restore")
+        finally:
+            _clean(driver, addon)
+        if addon.kind == AddonKind.REDIS:
+            _server_restart(driver, addon)
+        _driver_step(lambda: _ready_wait(driver, addon))
     event_record(app=app, actor=actor, action=EventAction.ADDON_RESTORE, detail=f"{name}: b{chosen.number}")
     app_log_event(app.name, "addons", f"{name} restored from b{chosen.number}")
     return chosen
 
 
-def addons_status(app: App) -> dict[str, tuple[str, int | None]]:
-    """Each add-on's server state and data size, as its host reports them (an unreachable host reports none)."""
+def addons_status(app: App, *, sizes: bool = True) -> dict[int, tuple[str, int | None]]:
+    """Each add-on's (by id) server state, and data size when asked (it costs the engine a walk of its volumes), as
+    its host reports them; an unreachable host reports none."""
     found = {}
     for host in {addon.host for addon in app.addons.select_related("host")}:
         try:
             driver = host_driver(host)
-            states = {status.name: status.state for status in driver.services() if status.app == app.name}
-            sizes = {v.name: v.size for v in driver.volumes(sizes=True) if v.app == app.name and v.kind == "addon"}
+            states = {status.key: status.state for status in driver.services() if status.app == app.name}
+            used = {v.key: v.size for v in driver.volumes(sizes=True) if v.kind == "addon"} if sizes else {}
         except Exception as error:  # noqa: BLE001 - shown as unknown
             log.warning("could not ask host %s about add-ons: %s", host.name, error)
             continue
-        found.update({name: (state, sizes.get(name)) for name, state in states.items()})
+        found.update({key: (state, used.get(key)) for key, state in states.items()})
     return found

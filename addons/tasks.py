@@ -2,9 +2,7 @@
 
 from celery import shared_task
 
-from addons.services import addon_provision
-
-PROVISION_TASK = "addons.provision"
+from addons.services import PROVISION_TASK, addon_provision
 
 
 @shared_task(name=PROVISION_TASK, acks_late=True)

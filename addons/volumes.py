@@ -11,22 +11,27 @@ from django.db import transaction
 from addons.models import Volume
 from apps.logs import app_log_event
 from apps.models import App, EventAction
-from apps.services import event_record
+from apps.services import app_manage_check, event_record
 from hosts.drivers import VolumeMount
 from paas.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from paas.wakeups import wakeup
 from releases.services import PROCESS_TYPE_PATTERN
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 # Paths a volume may not hide: the app itself, and what the system in the image needs.
-RESERVED_PATHS = ("/", "/app", "/bin", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sbin", "/sys", "/usr")
+# The first two are refused themselves only (a volume at /app/uploads is fine); the others with all below them.
+RESERVED_PATHS = ("/", "/app", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sbin", "/sys", "/usr")
 
 
 def _path_validated(path: str) -> str:
-    if not isinstance(path, str) or not path.startswith("/") or "\x00" in path or len(path) > 200:
-        raise InvalidInput(f"{path!r} is not a mount path; give an absolute path, e.g. --mount /data")
-    normal = posixpath.normpath(path)
-    if normal in RESERVED_PATHS or normal.startswith(("/proc/", "/sys/", "/dev/")):
+    if not isinstance(path, str) or not _PATH.fullmatch(path) or len(path) > 200:
+        raise InvalidInput(
+            f"{path!r} is not a mount path: an absolute path of letters, digits, dots, dashes and underscores, "
+            "e.g. --mount /data"
+        )
+    normal = "/" + posixpath.normpath(path).lstrip("/")
+    if normal in RESERVED_PATHS or any(normal.startswith(f"{reserved}/") for reserved in RESERVED_PATHS[2:]):
         raise InvalidInput(f"a volume cannot be mounted at {normal}: it would hide what jobs need; use e.g. /data")
     return normal
 
@@ -34,7 +39,7 @@ def _path_validated(path: str) -> str:
 def _process_type_validated(app: App, process_type: str, shared: bool) -> None:
     from formations.models import Formation
 
-    if not isinstance(process_type, str) or not PROCESS_TYPE_PATTERN.match(process_type):
+    if not isinstance(process_type, str) or not PROCESS_TYPE_PATTERN.fullmatch(process_type):
         raise InvalidInput(f"{process_type!r} is not a process type name; e.g. --process worker")
     formation = Formation.objects.select_related("release").filter(app=app).first()
     known = set(formation.release.processes) if formation and formation.release else set()
@@ -52,7 +57,7 @@ def volume_create(*, app: App, name: str, path: str, process_type: str, shared: 
     """Adds a volume to `app`, mounted at `path` into its `process_type` jobs, which restart with it."""
     from addons.placement import app_host_pick
 
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(
             f"{name!r} is not a volume name: lowercase letters, digits and dashes, starting with a letter (at most 30)"
         )
@@ -109,6 +114,7 @@ def volume_get(*, app: App, name: str) -> Volume:
 def volume_remove(*, app: App, name: str, confirm: str, actor) -> None:
     """Removes a volume and the data on it: its jobs restart without it, and the engine's volume is removed once
     they no longer use it (at once where it can be, else by the collection). `confirm` repeats the app's name."""
+    app_manage_check(app=app, actor=actor, doing=f"remove the volume {name} of {app.name} (its data goes with it)")
     volume = volume_get(app=app, name=name)
     if confirm != app.name:
         raise InvalidInput(
@@ -134,8 +140,8 @@ def volumes_with_sizes(app: App) -> list[tuple[Volume, int | None]]:
             reported = host_driver(host).volumes(sizes=True)
         except Exception:  # noqa: BLE001 - an unreachable host: sizes unknown
             continue
-        sizes.update({(host.pk, v.name): v.size for v in reported if v.app == app.name and v.kind == "volume"})
-    return [(volume, sizes.get((volume.host_id, volume.name))) for volume in volumes]
+        sizes.update({v.key: v.size for v in reported if v.kind == "volume"})
+    return [(volume, sizes.get(volume.pk)) for volume in volumes]
 
 
 def job_volume_mounts(job) -> tuple[VolumeMount, ...]:
@@ -144,8 +150,8 @@ def job_volume_mounts(job) -> tuple[VolumeMount, ...]:
 
     if job.kind != JobKind.FORMATION:
         return ()
-    rows = Volume.objects.filter(app_id=job.app_id, process_type=job.process_type).values_list("name", "path")
-    return tuple(VolumeMount(name, path) for name, path in rows)
+    rows = Volume.objects.filter(app_id=job.app_id, process_type=job.process_type).values_list("pk", "name", "path")
+    return tuple(VolumeMount(key, name, path) for key, name, path in rows)
 
 
 def volumes_scale_check(app: App, counts: dict) -> None:

@@ -1,7 +1,10 @@
-"""A content-addressed blob store for slugs and pushed sources, checksummed with SHA-256."""
+"""A content-addressed blob store for slugs, pushed sources and add-ons' backups, checksummed with SHA-256."""
 
 import hashlib
+import json
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -124,3 +127,35 @@ def blob_fetch(digest: str, url: str, *, timeout: float = 60) -> Path:
             raise InvalidInput(f"the blob fetched for {digest} has digest sha256:{sha.hexdigest()}: refused")
         blob_put_file(download)
     return blob_path(digest)
+
+
+_UPLOAD_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def upload_token() -> str:
+    """A new token for a signed upload URL (`signed_url(f"uploads/{token}")`): one blob may be sent under it."""
+    return secrets.token_hex(16)
+
+
+def upload_record(token: str, digest: str, size: int) -> bool:
+    """Records which blob was sent under `token`; False when one was already (a token takes one upload)."""
+    if not _UPLOAD_TOKEN.fullmatch(token):
+        return False
+    uploads = Path(settings.DATA_DIR) / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(uploads / token, "x") as record:
+            json.dump({"digest": digest, "size": size}, record)
+    except FileExistsError:
+        return False
+    return True
+
+
+def upload_taken(token: str) -> tuple[str, int] | None:
+    """The digest and size of the blob sent under `token`, once (the record is removed); None if none was."""
+    record = Path(settings.DATA_DIR) / "uploads" / token
+    if not _UPLOAD_TOKEN.fullmatch(token) or not record.exists():
+        return None
+    sent = json.loads(record.read_text())
+    record.unlink(missing_ok=True)
+    return sent["digest"], int(sent["size"])

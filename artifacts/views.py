@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponseForbidden, JsonResponse, StreamingH
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from artifacts.blobstore import blob_path, blob_put_file, signed_url_check
+from artifacts.blobstore import blob_path, blob_put_file, signed_url_check, upload_record
 from artifacts.models import Artifact, ArtifactKind
 from hosts.engine import build_engine
 from paas.errors import InvalidInput, NotFound
@@ -43,10 +43,12 @@ async def _file_chunks(path):
 @csrf_exempt
 @require_http_methods(["PUT"])
 def blob_upload(request, token: str):
-    """Stores the request's body as a blob for a holder of a signed upload URL (a host sending an add-on's backup);
-    answers with its digest and size."""
+    """Stores the request's body as a blob for a holder of a signed upload URL (a host sending an add-on's backup), and
+    records it under the URL's token, once: the controller reads the digest from there, never from the host."""
     if not signed_url_check(f"uploads/{token}", request.GET.get("s", "")):
         return HttpResponseForbidden(_REFUSED)
+    if (Path(settings.DATA_DIR) / "uploads" / token).exists():
+        return HttpResponseForbidden("this URL has been used\n")
     scratch = Path(settings.DATA_DIR) / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=scratch, prefix="upload-") as received:
@@ -54,6 +56,8 @@ def blob_upload(request, token: str):
             received.write(chunk)
         received.flush()
         digest, size = blob_put_file(Path(received.name))
+    if not upload_record(token, digest, size):
+        return HttpResponseForbidden("this URL has been used\n")
     return JsonResponse({"digest": digest, "size": size})
 
 

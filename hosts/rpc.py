@@ -218,8 +218,8 @@ class AgentHostDriver:
     def volumes(self, sizes: bool = False) -> list[VolumeStatus]:
         return self._call("volumes", sizes, timeout=CALL_TIMEOUT * 2 if sizes else CALL_TIMEOUT)
 
-    def volume_remove(self, app: str, name: str, kind: str) -> bool:
-        return self._call("volume_remove", app, name, kind)
+    def volume_remove(self, key: int, kind: str) -> bool:
+        return self._call("volume_remove", key, kind)
 
     def service_start(self, spec: ServiceSpec) -> ServiceStatus:
         return self._call("service_start", spec, timeout=CALL_TIMEOUT * 20)  # it may build the add-on image first
@@ -227,14 +227,14 @@ class AgentHostDriver:
     def services(self) -> list[ServiceStatus]:
         return self._call("services", timeout=LIST_TIMEOUT)
 
-    def service_remove(self, app: str, name: str) -> None:
-        self._call("service_remove", app, name)
+    def service_remove(self, key: int) -> None:
+        self._call("service_remove", key)
 
-    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
-        return tuple(self._call("service_exec", app, name, command, timeout=TRANSFER_TIMEOUT))
+    def service_exec(self, key: int, command: tuple[str, ...], timeout: float = TRANSFER_TIMEOUT) -> tuple[int, str]:
+        return tuple(self._call("service_exec", key, command, timeout=timeout))
 
-    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
-        return self._call("service_file_send", app, name, path, url, timeout=TRANSFER_TIMEOUT)
+    def service_file_send(self, key: int, path: str, url: str) -> None:
+        self._call("service_file_send", key, path, url, timeout=TRANSFER_TIMEOUT)
 
-    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
-        self._call("service_file_receive", app, name, path, url, digest, timeout=TRANSFER_TIMEOUT)
+    def service_file_receive(self, key: int, path: str, url: str, digest: str) -> None:
+        self._call("service_file_receive", key, path, url, digest, timeout=TRANSFER_TIMEOUT)

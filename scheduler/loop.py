@@ -29,6 +29,7 @@ class SchedulerLoop(threading.Thread):
         self.collected_at: float | None = None  # monotonic time of the last collection; None: none yet
         self.holder = lease_holder_name()
         self.holding = False  # whether this controller holds the scheduler lease, as last seen
+        self.crons: threading.Thread | None = None  # the thread starting due cron runs, while it does
 
     def run(self) -> None:
         wakeup_listen("scheduler")
@@ -94,13 +95,22 @@ class SchedulerLoop(threading.Thread):
             log.exception("could not hand over the hooks' deliveries; trying again on the next pass")
 
     def run_crons(self) -> None:
-        """Starts the cron schedules' runs that are due (scheduler.cron); a failure never stops the loop."""
+        """Starts the cron schedules' runs that are due (scheduler.cron) in a thread of their own, one at a time: a
+        run's start (its image made on its host, say) never holds a pass up, and a failure never stops the loop."""
+        if self.crons is not None and self.crons.is_alive():
+            return
+        self.crons = threading.Thread(target=self._crons_start, name="cron", daemon=True)
+        self.crons.start()
+
+    def _crons_start(self) -> None:
         try:
             from scheduler.cron import crons_run_due
 
             crons_run_due()
         except Exception:
             log.exception("could not start the cron schedules' runs; trying again on the next pass")
+        finally:
+            connection.close()
 
     def _follow(self) -> None:
         try:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from addons.placement import app_pinned_host
+from addons.placement import addons_host
 from addons.services import addon_image, addon_up_get
 from apps.logs import app_log_event
 from apps.models import App, EventAction
@@ -59,7 +59,7 @@ def run_start(*, app: App, actor, start: RunStart) -> tuple[Job, JobSession | No
     spec = job_spec(job)
     spec = dataclasses.replace(spec, port=None, tty=start.tty, stdin=start.stdin, env={**spec.env, **start.env})
     if addon is not None:  # the add-on's client, with the app's config, where the add-on answers
-        spec = dataclasses.replace(spec, image=addon_image()[0], image_source=None, shell=True)
+        spec = dataclasses.replace(spec, image=addon.image or addon_image()[0], image_source=None, shell=True)
     driver = host_driver(job.host)
     try:
         if start.attached:
@@ -91,8 +91,8 @@ def _command_validated(command: str) -> str:
 
 
 def _run_recorded(app: App, actor, release, command: str, attached: bool, host: Host | None = None) -> Job:
-    """The run's job row (numbered run.1, run.2, ... per app), on `host`, else where the app's add-ons and volumes
-    are, else on the least busy host that is up."""
+    """The run's job row (numbered run.1, run.2, ... per app), on `host`, else where the app's add-ons are (when that
+    host is up), else on the least busy host that is up."""
     with transaction.atomic():
         App.objects.select_for_update().filter(pk=app.pk).get()
         runs = Job.objects.filter(app=app, kind=JobKind.RUN)
@@ -112,7 +112,7 @@ def _run_recorded(app: App, actor, release, command: str, attached: bool, host: 
             command=command,
             attached=attached,
             created_by=actor,
-            host=host or app_pinned_host(app) or _least_busy_host(),
+            host=host or addons_host(app) or _least_busy_host(),
         )
         event_record(app=app, actor=actor, action=EventAction.RUN, detail=f"{job.name}: {command[:150]}")
     by = f" by {actor.username}" if getattr(actor, "username", None) else ""

@@ -21,7 +21,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from addons.placement import HOST_TAG, job_pin, pinned_hosts
+from addons.placement import HOST_TAG, exclusive_process_types, job_pin, pinned_hosts
 from addons.volumes import job_volume_mounts
 from apps.hooks import hooks_notify
 from apps.logs import app_log_event
@@ -127,6 +127,7 @@ class PassFacts:
     releasing_apps: set[int]
     crash_looping: set[int]
     drained: set[int]
+    exclusive: set[tuple[int, str]]  # (app id, process type) of the types with a volume one job at a time uses
 
     @classmethod
     def read(cls) -> "PassFacts":
@@ -142,6 +143,7 @@ class PassFacts:
             releasing_apps=set(release_jobs.values_list("app_id", flat=True)),
             crash_looping=set(crashing.values_list("release_id", flat=True)),
             drained=set(Host.objects.filter(drained=True).values_list("pk", flat=True)),
+            exclusive=exclusive_process_types(),
         )
 
 
@@ -152,7 +154,7 @@ def _formation_step(formation: Formation, facts: PassFacts) -> None:
             formation = release_phase_step(formation)
         if formation.release_id in facts.crash_looping:
             formation = _roll_back_failed_deploy(formation)
-        _converge_formation(formation, facts.jobs.get(formation.app_id, []), facts.drained)
+        _converge_formation(formation, facts.jobs.get(formation.app_id, []), facts.drained, facts.exclusive)
     except Exception:
         log.exception("could not converge %s", formation.app.name)
 
@@ -396,10 +398,15 @@ def _converge_replaced(*, since) -> None:
             log.exception("could not converge %s", formation.app.name)
 
 
-def _converge_formation(formation: Formation, jobs: list | None = None, drained: set[int] | None = None) -> None:
+def _converge_formation(
+    formation: Formation, jobs: list | None = None, drained: set[int] | None = None, exclusive: set | None = None
+) -> None:
     """Creates the jobs the formation lacks and marks for stopping the ones it no longer wants (`jobs`: its active
     jobs, read here when not given). A job on a drained host is replaced as a stale one is: it stops once its
-    replacement, placed elsewhere, is up."""
+    replacement, placed elsewhere, is up. A job of a process type whose volume one job at a time uses (`exclusive`)
+    stops first, and its replacement starts once it has (`_place_due_jobs`)."""
+    if exclusive is None:
+        exclusive = exclusive_process_types(formation.app_id)
     if jobs is None:
         jobs = list(Job.objects.filter(app=formation.app, kind=JobKind.FORMATION, state__in=ACTIVE_STATES))
     if drained is None:
@@ -420,7 +427,8 @@ def _converge_formation(formation: Formation, jobs: list | None = None, drained:
     for job in jobs:
         replacement = current.get((job.process_type, job.index))
         if replacement is not job and (not job_is_current(job, formation) or job.host_id in drained):
-            if replacement is None or replacement.state == JobState.UP:
+            alone = (formation.app_id, job.process_type) in exclusive
+            if replacement is None or replacement.state == JobState.UP or alone:
                 _job_stop(job)
 
 
@@ -485,6 +493,7 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
         | Q(state=JobState.CRASHED, kind=JobKind.FORMATION)
     ).select_related("app", "release__artifact")
     due = [job for job in due if not (job.restart_at and job.restart_at > now)]
+    due = _exclusive_ones_free(due)
     if not due:
         return []
     formations = {row[0]: row[1:] for row in Formation.objects.values_list("app_id", "limits", "constraints")}
@@ -504,6 +513,22 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
             if _job_claimed(job, live[host_pk].host):
                 placed.append((job, live[host_pk], job_spec(job, job.host)))
     return placed
+
+
+def _exclusive_ones_free(due: list[Job]) -> list[Job]:
+    """The due jobs without those of a process type whose volume another of its jobs still has (one stopping)."""
+    exclusive = exclusive_process_types() if due else set()
+    if not exclusive:
+        return due
+    holding = (JobState.STARTING, JobState.UP, JobState.STOPPING)
+
+    def waits(job: Job) -> bool:
+        if (job.app_id, job.process_type) not in exclusive or job.kind != JobKind.FORMATION:
+            return False
+        others = Job.objects.filter(app_id=job.app_id, process_type=job.process_type, kind=JobKind.FORMATION)
+        return others.filter(state__in=holding).exclude(pk=job.pk).exclude(container_id="").exists()
+
+    return [job for job in due if not waits(job)]
 
 
 def _job_claimed(job: Job, host: Host) -> bool:

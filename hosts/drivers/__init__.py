@@ -35,8 +35,10 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class VolumeMount:
-    """An app's persistent volume (`paas volumes create`) as a job mounts it: its name within the app, and where."""
+    """An app's persistent volume (`paas volumes create`) as a job mounts it: its id (its engine volume's name derives
+    from it alone, never from names that could collide), its name within the app, and where."""
 
+    key: int
     name: str
     path: str
 
@@ -69,6 +71,7 @@ class ServiceSpec:
     `recipe`, file name -> text, a Docker build context on `base`) running `command` as the app user, with its data on
     a volume of its own at /data, on its app's network only, under `aliases`; the engine restarts it when it ends."""
 
+    key: int  # the add-on's id: its container's and its volume's names derive from it
     app: str
     name: str
     image: str
@@ -84,6 +87,7 @@ class ServiceSpec:
 class ServiceStatus:
     """What a host reports of one add-on's container: its engine state (running, restarting, exited...)."""
 
+    key: int
     app: str
     name: str
     container_id: str
@@ -95,6 +99,7 @@ class VolumeStatus:
     """A volume of this platform on a host: an app's (`kind` volume) or an add-on's data (`kind` addon), its size in
     bytes where the engine says."""
 
+    key: int
     app: str
     name: str
     kind: str
@@ -226,7 +231,7 @@ class HostDriver(Protocol):
         """This platform's volumes on the host, apps' and add-ons', with their sizes when asked (it costs a walk)."""
         ...
 
-    def volume_remove(self, app: str, name: str, kind: str) -> bool:
+    def volume_remove(self, key: int, kind: str) -> bool:
         """Removes a volume; False when a container still uses it (it is kept). One that is not there is fine."""
         ...
 
@@ -238,20 +243,20 @@ class HostDriver(Protocol):
         """The add-ons' containers on the host."""
         ...
 
-    def service_remove(self, app: str, name: str) -> None:
+    def service_remove(self, key: int) -> None:
         """Removes an add-on's container and its data volume; one that is not there is fine."""
         ...
 
-    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+    def service_exec(self, key: int, command: tuple[str, ...]) -> tuple[int, str]:
         """Runs a command in an add-on's container, as the app user; its exit code and the end of its output."""
         ...
 
-    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
+    def service_file_send(self, key: int, path: str, url: str) -> None:
         """Sends a file of an add-on's container to `url` (a signed upload URL of the controller) by HTTP PUT; the
-        controller's answer ({"digest", "size"} of the blob it stored)."""
+        controller records what it stored under the URL's token."""
         ...
 
-    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
+    def service_file_receive(self, key: int, path: str, url: str, digest: str) -> None:
         """Puts a blob of the controller (fetched from its signed `url`, checked against `digest`) into an add-on's
         container at `path`, owned by the app user."""
         ...

@@ -156,6 +156,7 @@ class DockerHostDriver(DockerServices):
         self, docker_url: str, address: str, instance: str, confinement: Confinement | None = None, image_maker=None
     ):
         self.client = docker.DockerClient(base_url=docker_url, timeout=60)
+        self.docker_url = docker_url
         # image_maker(spec) makes a job's runtime image from its spec's image source, where the host lacks it (an
         # agent's host, which did not build the release); None: a missing image fails the start.
         self.image_maker = image_maker

@@ -1,11 +1,13 @@
 """The Docker host driver's volumes and add-ons (backing services): named volumes that outlive containers, and
 platform-managed service containers on their app's network only.
 
-Names on the engine: an app's volume is `paas-INSTANCE-APP-vol-NAME`; an add-on's container and its data volume
-are both `paas-INSTANCE-APP-addon-NAME`. Labels say whose they are, so a listing needs no naming convention.
+Names on the engine derive from ids the controller gives (a volume's, an add-on's), never from app and add-on names,
+which could run together into one another's: an app's volume is `paas-INSTANCE-vol-ID`; an add-on's container and
+its data volume are both `paas-INSTANCE-addon-ID`. Labels say whose they are (app, name, id).
 """
 
 import contextlib
+import hashlib
 import io
 import logging
 import tarfile
@@ -22,6 +24,7 @@ log = logging.getLogger("paas.hosts")
 
 LABEL_VOLUME = "paas.volume"  # an app's volume: its name within the app
 LABEL_ADDON = "paas.addon"  # an add-on's container and data volume: its name within the app
+LABEL_KEY = "paas.key"  # the id of the volume or add-on it is
 SERVICE_DATA = "/data"
 EXEC_OUTPUT_KEPT = 4000  # characters of an exec's output kept for its caller
 TRANSFER_TIMEOUT = 3600  # seconds a file's transfer to or from the controller may take
@@ -29,33 +32,34 @@ _image_locks: dict[str, threading.Lock] = {}
 _image_locks_guard = threading.Lock()
 
 
-def volume_name(instance: str, app: str, name: str, kind: str) -> str:
+def volume_name(instance: str, key: int, kind: str) -> str:
     """The engine's name of an app's volume (kind "volume") or of an add-on's data (kind "addon")."""
-    return f"paas-{instance}-{app}-{'vol' if kind == 'volume' else 'addon'}-{name}"
+    return f"paas-{instance}-{'vol' if kind == 'volume' else 'addon'}-{int(key)}"
 
 
-def service_container_name(instance: str, app: str, name: str) -> str:
-    return f"paas-{instance}-{app}-addon-{name}"
+def service_container_name(instance: str, key: int) -> str:
+    return f"paas-{instance}-addon-{int(key)}"
 
 
 class DockerServices:
     """Volumes and add-ons for DockerHostDriver (which provides client, instance, confinement and app networks)."""
 
-    def _volume_ensure(self, app: str, name: str, kind: str, image: str) -> str:
-        """The volume, made on first use and handed to the app user (a new volume's root is root's)."""
-        volume = volume_name(self.instance, app, name, kind)
-        try:
-            self.client.volumes.get(volume)
-            return volume
-        except NotFound:
-            pass
+    def _volume_ensure(self, key: int, app: str, name: str, kind: str, image: str) -> str:
+        """The volume, made on first use and handed to the app user (a new volume's root is root's). One of that name
+        that is not this one (its labels say otherwise) is refused, never used."""
         from hosts.drivers.docker import LABEL_APP, LABEL_INSTANCE
 
-        labels = {
-            LABEL_INSTANCE: self.instance,
-            LABEL_APP: app,
-            (LABEL_VOLUME if kind == "volume" else LABEL_ADDON): name,
-        }
+        volume = volume_name(self.instance, key, kind)
+        labels = {LABEL_INSTANCE: self.instance, LABEL_APP: app, LABEL_KEY: str(int(key))}
+        labels[LABEL_VOLUME if kind == "volume" else LABEL_ADDON] = name
+        try:
+            found = self.client.api.inspect_volume(volume)
+        except NotFound:
+            found = None
+        if found is not None:
+            if (found.get("Labels") or {}) != labels:
+                raise RuntimeError(f"the Docker volume {volume} is not the {kind} {name} of {app}; it is left alone")
+            return volume
         self.client.volumes.create(volume, labels=labels)
         try:
             self._volume_hand_over(volume, image)
@@ -85,7 +89,10 @@ class DockerServices:
     def job_volume_binds(self, spec: JobSpec) -> dict:
         """docker-py's `volumes` option for a job's app volumes, each made on first use."""
         return {
-            self._volume_ensure(spec.app, mount.name, "volume", spec.image): {"bind": mount.path, "mode": "rw,nocopy"}
+            self._volume_ensure(mount.key, spec.app, mount.name, "volume", spec.image): {
+                "bind": mount.path,
+                "mode": "rw,nocopy",
+            }
             for mount in spec.volumes
         }
 
@@ -94,25 +101,23 @@ class DockerServices:
         from hosts.drivers.docker import LABEL_APP, LABEL_INSTANCE
 
         found = {}
-        for volume in self.client.api.volumes(filters={"label": f"{LABEL_INSTANCE}={self.instance}"})["Volumes"] or []:
+        mine = {"label": [f"{LABEL_INSTANCE}={self.instance}", LABEL_KEY]}
+        for volume in self.client.api.volumes(filters=mine)["Volumes"] or []:
             labels = volume.get("Labels") or {}
             kind = "volume" if LABEL_VOLUME in labels else "addon" if LABEL_ADDON in labels else None
-            if kind and LABEL_APP in labels:
-                found[volume["Name"]] = (
-                    labels[LABEL_APP],
-                    labels[LABEL_VOLUME if kind == "volume" else LABEL_ADDON],
-                    kind,
-                )
+            if kind and LABEL_APP in labels and labels[LABEL_KEY].isdigit():
+                name = labels[LABEL_VOLUME if kind == "volume" else LABEL_ADDON]
+                found[volume["Name"]] = (int(labels[LABEL_KEY]), labels[LABEL_APP], name, kind)
         used = self._volume_sizes() if sizes and found else {}
-        return [VolumeStatus(app, name, kind, used.get(volume)) for volume, (app, name, kind) in sorted(found.items())]
+        return [VolumeStatus(*found[volume], used.get(volume)) for volume in sorted(found)]
 
     def _volume_sizes(self) -> dict[str, int]:
         usage = self.client.df().get("Volumes") or []
         return {volume["Name"]: (volume.get("UsageData") or {}).get("Size") for volume in usage}
 
-    def volume_remove(self, app: str, name: str, kind: str) -> bool:
+    def volume_remove(self, key: int, kind: str) -> bool:
         try:
-            self.client.api.remove_volume(volume_name(self.instance, app, name, kind))
+            self.client.api.remove_volume(volume_name(self.instance, key, kind))
         except NotFound:
             return True
         except APIError as error:
@@ -126,8 +131,8 @@ class DockerServices:
         from hosts.drivers.docker import LABEL_APP, LABEL_INSTANCE, app_network
 
         self._service_image_ensure(spec)
-        volume = self._volume_ensure(spec.app, spec.name, "addon", spec.image)
-        name = service_container_name(self.instance, spec.app, spec.name)
+        volume = self._volume_ensure(spec.key, spec.app, spec.name, "addon", spec.image)
+        name = service_container_name(self.instance, spec.key)
         self.job_remove(name)
         network = app_network(self.client, self.instance, spec.app)
         container = self.client.containers.create(
@@ -136,7 +141,12 @@ class DockerServices:
             name=name,
             init=True,
             environment=spec.env,
-            labels={LABEL_INSTANCE: self.instance, LABEL_APP: spec.app, LABEL_ADDON: spec.name},
+            labels={
+                LABEL_INSTANCE: self.instance,
+                LABEL_APP: spec.app,
+                LABEL_ADDON: spec.name,
+                LABEL_KEY: str(spec.key),
+            },
             volumes={volume: {"bind": SERVICE_DATA, "mode": "rw,nocopy"}},
             network=network,
             networking_config={network: self.client.api.create_endpoint_config(aliases=list(spec.aliases))},
@@ -144,7 +154,7 @@ class DockerServices:
             **self._service_confinement(spec),
         )
         container.start()
-        return ServiceStatus(spec.app, spec.name, container.id, "running")
+        return ServiceStatus(spec.key, spec.app, spec.name, container.id, "running")
 
     def _service_confinement(self, spec: ServiceSpec) -> dict:
         import dataclasses
@@ -162,7 +172,7 @@ class DockerServices:
             try:
                 self.client.images.get(spec.base)
             except ImageNotFound:
-                raise RuntimeError(f"this host lacks the stack image {spec.base} that add-ons are made from") from None
+                self._stack_make(spec.base)
             context = _build_context(spec.recipe)
             repository, _, tag = spec.image.rpartition(":")
             log.info("building the add-on image %s", spec.image)
@@ -176,33 +186,44 @@ class DockerServices:
                 labels={"paas.addon-image": repository},
             )
 
+    def _stack_make(self, base: str) -> None:
+        """Builds the stack image on this host's engine (a host that has not run a buildpack app yet)."""
+        from buildpacks.stack import stack_ensure, stack_image
+        from hosts.engine import DockerBuildEngine
+
+        if base != stack_image():
+            raise RuntimeError(f"this host lacks the image {base} that add-ons are made from")
+        stack_ensure(DockerBuildEngine(self.docker_url, self.instance), lambda text: log.info("%s", text.rstrip()))
+
     def services(self) -> list[ServiceStatus]:
         from hosts.drivers.docker import LABEL_APP, LABEL_INSTANCE
 
-        labels = [f"{LABEL_INSTANCE}={self.instance}", LABEL_ADDON]
-        return [
-            ServiceStatus(summary["Labels"][LABEL_APP], summary["Labels"][LABEL_ADDON], summary["Id"], summary["State"])
-            for summary in self.client.api.containers(all=True, filters={"label": labels})
-        ]
+        labels = [f"{LABEL_INSTANCE}={self.instance}", LABEL_ADDON, LABEL_KEY]
+        found = []
+        for summary in self.client.api.containers(all=True, filters={"label": labels}):
+            labels_of = summary["Labels"]
+            if labels_of[LABEL_KEY].isdigit():
+                key, app, name = int(labels_of[LABEL_KEY]), labels_of[LABEL_APP], labels_of[LABEL_ADDON]
+                found.append(ServiceStatus(key, app, name, summary["Id"], summary["State"]))
+        return found
 
-    def service_remove(self, app: str, name: str) -> None:
-        self.job_remove(service_container_name(self.instance, app, name))
-        self.volume_remove(app, name, "addon")
+    def service_remove(self, key: int) -> None:
+        self.job_remove(service_container_name(self.instance, key))
+        self.volume_remove(key, "addon")
 
-    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+    def service_exec(self, key: int, command: tuple[str, ...], timeout: float | None = None) -> tuple[int, str]:
+        """Runs the command to its end (`timeout` bounds only a remote caller's wait)."""
         from hosts.drivers.docker import APP_USER
 
-        container = service_container_name(self.instance, app, name)
+        container = service_container_name(self.instance, key)
         started = self.client.api.exec_create(container, list(command), user=APP_USER)
         output = self.client.api.exec_start(started["Id"]).decode("utf-8", "replace")
         exit_code = self.client.api.exec_inspect(started["Id"])["ExitCode"]
         return exit_code, output[-EXEC_OUTPUT_KEPT:]
 
-    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
+    def service_file_send(self, key: int, path: str, url: str) -> None:
         """Streams the file out of the container (the engine sends a tar of it) and PUTs its bytes to `url`."""
-        import json
-
-        container = service_container_name(self.instance, app, name)
+        container = service_container_name(self.instance, key)
         chunks, _stat = self.client.api.get_archive(container, path)
         with tempfile.TemporaryFile() as archive:
             for chunk in chunks:
@@ -211,29 +232,41 @@ class DockerServices:
             with tarfile.open(fileobj=archive) as tar:
                 member = tar.next()
                 if member is None or not member.isfile():
-                    raise RuntimeError(f"{path} in the add-on {name} is not a file")
+                    raise RuntimeError(f"{path} in the add-on's container is not a file")
                 reader = tar.extractfile(member)
                 request = urllib.request.Request(url, data=reader, method="PUT")
                 request.add_header("Content-Length", str(member.size))
                 request.add_header("Content-Type", "application/octet-stream")
-                with urllib.request.urlopen(request, timeout=TRANSFER_TIMEOUT) as response:  # noqa: S310 - ours
-                    return json.loads(response.read())
+                with urllib.request.urlopen(request, timeout=TRANSFER_TIMEOUT):  # noqa: S310 - the controller's
+                    pass
 
-    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
-        """Fetches the blob (checked against its digest), then hands it to the container as one tar member."""
-        from artifacts.blobstore import blob_fetch
+    def service_file_receive(self, key: int, path: str, url: str, digest: str) -> None:
+        """Fetches the blob into a scratch file (checked against its digest; this host's blob store keeps no copy),
+        then hands it to the container as one tar member owned by the app user."""
         from hosts.drivers.docker import APP_GID, APP_UID
 
-        fetched = blob_fetch(digest, url, timeout=TRANSFER_TIMEOUT)  # the store's own copy, where it has the blob
-        with tempfile.TemporaryFile() as archive:
+        with tempfile.TemporaryFile() as fetched, tempfile.TemporaryFile() as archive:
+            size = _fetch_checked(url, digest, fetched)
             with tarfile.open(fileobj=archive, mode="w") as tar:
-                member = tar.gettarinfo(str(fetched), arcname=Path(path).name)
-                member.uid, member.gid, member.uname, member.gname, member.mode = APP_UID, APP_GID, "", "", 0o600
-                with open(fetched, "rb") as reader:
-                    tar.addfile(member, reader)
+                member = tarfile.TarInfo(Path(path).name)
+                member.size, member.uid, member.gid, member.mode = size, APP_UID, APP_GID, 0o600
+                fetched.seek(0)
+                tar.addfile(member, fetched)
             archive.seek(0)
-            container = service_container_name(self.instance, app, name)
-            self.client.api.put_archive(container, str(Path(path).parent), archive)
+            self.client.api.put_archive(service_container_name(self.instance, key), str(Path(path).parent), archive)
+
+
+def _fetch_checked(url: str, digest: str, into) -> int:
+    """Writes what `url` answers into the file `into`; refuses it unless its SHA-256 is `digest`. Returns its size."""
+    sha, size = hashlib.sha256(), 0
+    with urllib.request.urlopen(url, timeout=TRANSFER_TIMEOUT) as response:  # noqa: S310 - the controller's
+        while chunk := response.read(1024 * 1024):
+            sha.update(chunk)
+            into.write(chunk)
+            size += len(chunk)
+    if f"sha256:{sha.hexdigest()}" != digest:
+        raise RuntimeError(f"the backup fetched for {digest} has digest sha256:{sha.hexdigest()}: refused")
+    return size
 
 
 def _build_context(recipe: dict[str, str]) -> io.BytesIO:

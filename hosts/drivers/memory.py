@@ -2,8 +2,10 @@
 
 import itertools
 import queue
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from hosts.drivers import (
     CheckResult,
@@ -50,6 +52,7 @@ class MemoryHostDriver:
 
     _hosts: dict[str, "MemoryHostDriver"] = {}
     _lock = threading.Lock()
+    runs_end_at_once = False  # a test that starts runs it never feeds (the API's schema test) has them end at once
 
     def __init__(self, name: str):
         self.name = name
@@ -68,11 +71,12 @@ class MemoryHostDriver:
         self.logs: dict[str, list[tuple[float, str, str]]] = {}  # container id -> what it wrote
         self.sessions: dict[str, MemorySession] = {}  # container id -> the terminal of a one-off run
         self.sizes: dict[str, tuple[int, int]] = {}  # container id -> its terminal's rows and columns
-        self.volume_set: set[tuple[str, str, str]] = set()  # (app, name, kind) of the volumes it has
-        self.service_specs: dict[tuple[str, str], ServiceSpec] = {}  # (app, add-on) -> its running service
-        self.service_ids: dict[tuple[str, str], str] = {}
-        self.execs: list[tuple[str, str, tuple]] = []
-        self.received: list[tuple[str, str, str, str]] = []
+        self.volume_set: set[tuple[int, str, str, str]] = set()  # (id, app, name, kind) of the volumes it has
+        self.service_specs: dict[int, ServiceSpec] = {}  # add-on id -> its running service
+        self.service_ids: dict[int, str] = {}
+        self.execs: list[tuple[int, tuple]] = []
+        self.uploads: list[tuple[int, str, str]] = []  # what service_file_send was asked to send, and where
+        self.received: list[tuple[int, str, str]] = []
         self.networks: dict[str, dict[str, list[str]]] = {}  # app -> its network: container id -> its names there
         self.closed = False  # reset: followers of its logs end
         self._log_written = threading.Condition()
@@ -97,7 +101,7 @@ class MemoryHostDriver:
         container = JobContainer(spec.job_id, container_id, running=True, host_port=port)
         self.containers[container_id] = container
         self.specs[container_id] = spec
-        self.volume_set.update((spec.app, mount.name, "volume") for mount in spec.volumes)
+        self.volume_set.update((mount.key, spec.app, mount.name, "volume") for mount in spec.volumes)
         self.networks.setdefault(spec.app, {})[container_id] = job_internal_names(spec)
         for target in spec.links:
             self.networks.setdefault(target, {})[container_id] = ()
@@ -108,6 +112,8 @@ class MemoryHostDriver:
     def job_start_attached(self, spec: JobSpec) -> tuple[JobContainer, MemorySession]:
         container = self.job_start(spec)
         session = self.sessions[container.container_id] = MemorySession()
+        if MemoryHostDriver.runs_end_at_once:
+            self.exit(container.container_id, 0)
         return container, session
 
     def job_resize(self, container_id: str, rows: int, columns: int) -> None:
@@ -226,17 +232,17 @@ class MemoryHostDriver:
 
     def volumes(self, sizes: bool = False) -> list[VolumeStatus]:
         self._maybe_fail("volumes")
-        return [VolumeStatus(app, name, kind, 0 if sizes else None) for app, name, kind in sorted(self.volume_set)]
+        return [VolumeStatus(*entry, 0 if sizes else None) for entry in sorted(self.volume_set)]
 
-    def volume_remove(self, app: str, name: str, kind: str) -> bool:
-        in_use = (app, name) in self.service_specs if kind == "addon" else self._volume_in_use(app, name)
+    def volume_remove(self, key: int, kind: str) -> bool:
+        in_use = key in self.service_specs if kind == "addon" else self._volume_in_use(key)
         if not in_use:
-            self.volume_set.discard((app, name, kind))
+            self.volume_set = {entry for entry in self.volume_set if (entry[0], entry[3]) != (key, kind)}
         return not in_use
 
-    def _volume_in_use(self, app: str, name: str) -> bool:
+    def _volume_in_use(self, key: int) -> bool:
         return any(
-            spec.app == app and any(mount.name == name for mount in spec.volumes)
+            any(mount.key == key for mount in spec.volumes)
             for container_id, spec in self.specs.items()
             if container_id in self.containers
         )
@@ -244,34 +250,44 @@ class MemoryHostDriver:
     def service_start(self, spec: ServiceSpec) -> ServiceStatus:
         self._maybe_fail("service_start")
         container_id = f"addon-{next(self._ids)}"
-        self.service_specs[(spec.app, spec.name)] = spec
-        self.volume_set.add((spec.app, spec.name, "addon"))
+        self.service_specs[spec.key] = spec
+        self.volume_set.add((spec.key, spec.app, spec.name, "addon"))
         self.networks.setdefault(spec.app, {})[container_id] = list(spec.aliases)
-        self.service_ids[(spec.app, spec.name)] = container_id
-        return ServiceStatus(spec.app, spec.name, container_id, "running")
+        self.service_ids[spec.key] = container_id
+        return ServiceStatus(spec.key, spec.app, spec.name, container_id, "running")
 
     def services(self) -> list[ServiceStatus]:
         self._maybe_fail("services")
-        return [ServiceStatus(app, name, self.service_ids[(app, name)], "running") for app, name in self.service_specs]
+        return [
+            ServiceStatus(key, spec.app, spec.name, self.service_ids[key], "running")
+            for key, spec in self.service_specs.items()
+        ]
 
-    def service_remove(self, app: str, name: str) -> None:
-        self.service_specs.pop((app, name), None)
-        container_id = self.service_ids.pop((app, name), None)
-        self.networks.get(app, {}).pop(container_id, None)
-        self.volume_set.discard((app, name, "addon"))
+    def service_remove(self, key: int) -> None:
+        spec = self.service_specs.pop(key, None)
+        container_id = self.service_ids.pop(key, None)
+        if spec is not None:
+            self.networks.get(spec.app, {}).pop(container_id, None)
+        self.volume_set = {entry for entry in self.volume_set if (entry[0], entry[3]) != (key, "addon")}
 
-    def service_exec(self, app: str, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+    def service_exec(self, key: int, command: tuple[str, ...], timeout: float | None = None) -> tuple[int, str]:
         self._maybe_fail("service_exec")
-        self.execs.append((app, name, tuple(command)))
+        self.execs.append((key, tuple(command)))
         return 0, ""
 
-    def service_file_send(self, app: str, name: str, path: str, url: str) -> dict:
-        self._maybe_fail("service_file_send")
-        return {"digest": "sha256:" + "0" * 64, "size": 0}
+    def service_file_send(self, key: int, path: str, url: str) -> None:
+        """Stores a made-up dump under the upload URL's token, as the controller does with what a host sends."""
+        from artifacts.blobstore import blob_put_file, upload_record
 
-    def service_file_receive(self, app: str, name: str, path: str, url: str, digest: str) -> None:
+        self._maybe_fail("service_file_send")
+        self.uploads.append((key, path, url))
+        dump = Path(tempfile.mkdtemp()) / "dump"
+        dump.write_bytes(f"dump {len(self.uploads)} of add-on {key}".encode())
+        upload_record(url.split("/uploads/")[1].split("?")[0], *blob_put_file(dump))
+
+    def service_file_receive(self, key: int, path: str, url: str, digest: str) -> None:
         self._maybe_fail("service_file_receive")
-        self.received.append((app, name, path, digest))
+        self.received.append((key, path, digest))
 
     def resolve(self, container_id: str, name: str) -> list[str]:
         """The containers a job's container finds under `name` (`web.APP.internal`): those with that name on a

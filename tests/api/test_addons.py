@@ -4,6 +4,7 @@ one process type's jobs, pinning them to its host, and refusing a scale above on
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from addons import services
 from addons.collect import storage_collect
@@ -46,7 +47,7 @@ class TestAddons(AppResourceTests):
         latest = release_latest(app=app)
         assert latest.version == before + 1
         assert latest.config["DATABASE_URL"] == f"postgres://app:{addon.password}@postgres.addon.shop.internal:5432/app"
-        spec = driver.service_specs[("shop", "postgres")]
+        spec = driver.service_specs[addon.pk]
         assert spec.aliases == ("postgres.addon.shop.internal",) and spec.env == {"PAAS_ADDON_PASSWORD": addon.password}
         assert spec.command == ("paas-addon", "serve", "postgres") and spec.image.startswith("paas/addon:")
         assert Event.objects.filter(app=app, action=EventAction.ADDON_CREATE).exists()
@@ -106,7 +107,7 @@ class TestAddons(AppResourceTests):
         assert refused.status_code == 400 and "--confirm shop" in refused.json()["error"]
         assert api.delete("/api/apps/shop/addons/postgres/", {"confirm": "shop"}, format="json").status_code == 204
         assert "DATABASE_URL" not in release_latest(app=app).config
-        assert ("shop", "postgres") not in driver.service_specs and not driver.volume_set
+        assert not driver.service_specs and not driver.volume_set
 
     def test_backups_are_numbered_pruned_and_restored(self, api, user, driver, settings, provision_now):
         settings.PAAS_KEEP_BACKUPS = 2
@@ -115,12 +116,14 @@ class TestAddons(AppResourceTests):
         for number in (1, 2, 3):
             taken = api.post("/api/apps/shop/addons/postgres/backups/")
             assert taken.status_code == 201 and taken.json()["name"] == f"b{number}"
-        assert ("shop", "postgres", ("paas-addon", "backup", "postgres")) in driver.execs
+        key = Addon.objects.get().pk
+        assert (key, ("paas-addon", "backup", "postgres")) in driver.execs
+        assert len({url for _, _, url in driver.uploads}) == 3  # a URL of its own for each
         listed = api.get("/api/apps/shop/addons/postgres/backups/").json()
         assert [backup["name"] for backup in listed] == ["b2", "b3"]
         restored = api.post("/api/apps/shop/addons/postgres/restore/", {"backup": "b3"}, format="json")
         assert restored.status_code == 200, restored.json()
-        assert driver.received == [("shop", "postgres", services.RESTORE_PATH, listed[1]["digest"])]
+        assert driver.received == [(key, services.RESTORE_PATH, listed[1]["digest"])]
         missing = api.post("/api/apps/shop/addons/postgres/restore/", {"backup": "b1"}, format="json")
         assert missing.status_code == 404 and "no backup 'b1'" in missing.json()["error"]
         assert Event.objects.filter(action=EventAction.ADDON_RESTORE).count() == 1
@@ -150,11 +153,12 @@ def test_the_collection_removes_addons_and_volumes_nothing_owns(db, driver, prov
     app = make_app("shop", owner=user)
     deploy(app)
     services.addon_create(app=app, kind="redis", actor=user)
-    driver.volume_set.add(("gone", "files", "volume"))
-    driver.service_specs[("gone", "db")] = driver.service_specs[("shop", "redis")]
-    driver.service_ids[("gone", "db")] = "addon-x"
-    assert sorted(storage_collect()) == ["gone/db", "gone/files"]
-    assert list(driver.service_specs) == [("shop", "redis")]
+    key = Addon.objects.get().pk
+    driver.volume_set.add((999, "gone", "files", "volume"))
+    driver.service_specs[998] = driver.service_specs[key]
+    driver.service_ids[998] = "addon-x"
+    assert sorted(storage_collect()) == ["gone/files", "shop/redis"]  # owned by no volume, by no add-on
+    assert list(driver.service_specs) == [key]
 
 
 class TestVolumes(AppResourceTests):
@@ -185,7 +189,16 @@ class TestVolumes(AppResourceTests):
 
     @pytest.mark.parametrize(
         ("path", "said"),
-        [("data", "absolute path"), ("/app", "hide what jobs need"), ("/", "hide"), ("/proc/x", "hide")],
+        [
+            ("data", "absolute path"),
+            ("/app", "hide what jobs need"),
+            ("//app/", "hide"),
+            ("/usr/lib", "hide"),
+            ("/proc/x", "hide"),
+            ("/", "not a mount path"),
+            ("/data:ro", "not a mount path"),
+            ("/data\nx", "not a mount path"),
+        ],
     )
     def test_a_bad_mount_path_is_refused(self, api, user, driver, path, said):
         self._app(user)
@@ -232,3 +245,66 @@ def test_a_volume_pins_its_jobs_to_its_host(user, driver):
     assert [job.host for job in workers] == [second] * 3
     assert Job.objects.filter(app=app, process_type="web").exclude(host=second).exists()  # web is not pinned
     assert len(MemoryHostDriver.for_host("two").volume_set) == 1
+
+
+def test_a_deploy_stops_the_job_with_an_unshared_volume_before_its_replacement_starts(user, driver, settings):
+    from addons.volumes import volume_create
+    from formations.services import formation_scale
+
+    settings.PAAS_STOP_GRACE = 0
+    app = make_app("shop", owner=user)
+    deploy(app, processes={"web": "app", "worker": "work"})
+    formation_scale(app=app, counts={"worker": 1}, actor=user)
+    volume_create(app=app, name="files", path="/data", process_type="worker", actor=user)
+    for _ in range(3):
+        reconcile()
+    [old] = Job.objects.filter(app=app, process_type="worker", state="up")
+    deploy(app, processes={"web": "app", "worker": "work"})
+    seen = []
+    for _ in range(10):
+        reconcile()
+        holding = Job.objects.filter(app=app, process_type="worker").exclude(container_id="")
+        seen.append(sorted(job.pk for job in holding.filter(state__in=["starting", "up", "stopping"])))
+        if old.pk not in seen[-1] and seen[-1]:
+            break
+        for job in Job.objects.filter(pk=old.pk, state="stopping"):
+            driver.exit(job.container_id, 0)  # it ends on its SIGTERM
+    assert all(len(holders) <= 1 for holders in seen), seen  # never two containers on the volume at once
+    new = Job.objects.get(app=app, process_type="worker", state__in=["starting", "up"])
+    assert new.pk != old.pk and [m.name for m in driver.specs[new.container_id].volumes] == ["files"]
+
+
+def test_only_the_owner_destroys_restores_or_removes_data(api, user, driver, provision_now):
+    from apps.services import access_add
+    from tests.api.conftest import client_for
+    from tests.factories import UserFactory
+
+    app = make_app("shop", owner=user)
+    deploy(app, processes={"web": "app", "worker": "work"})
+    _create(api, "shop", {"kind": "redis"})
+    api.post("/api/apps/shop/addons/redis/backups/")
+    api.post("/api/apps/shop/volumes/", {"name": "files", "path": "/data", "process_type": "worker"}, format="json")
+    bob = UserFactory(username="bob")
+    access_add(app=app, username="bob", actor=user)
+    collaborator = client_for(bob)
+    assert collaborator.get("/api/apps/shop/addons/").status_code == 200
+    for response in (
+        collaborator.delete("/api/apps/shop/addons/redis/", {"confirm": "shop"}, format="json"),
+        collaborator.post("/api/apps/shop/addons/redis/restore/", {"backup": "b1"}, format="json"),
+        collaborator.delete("/api/apps/shop/volumes/files/", {"confirm": "shop"}, format="json"),
+    ):
+        assert response.status_code == 403 and "only alice" in response.json()["error"]
+    assert collaborator.post("/api/apps/shop/addons/redis/backups/").status_code == 201
+
+
+def test_a_second_backup_while_one_runs_is_refused(api, user, driver, provision_now):
+    deploy(make_app("shop", owner=user))
+    _create(api, "shop", {"kind": "postgres"})
+    Addon.objects.update(busy="backing up", busy_since=timezone.now())
+    refused = api.post("/api/apps/shop/addons/postgres/backups/")
+    assert refused.status_code == 409 and "postgres is backing up" in refused.json()["error"]
+    Addon.objects.update(busy="", busy_since=None)
+    driver.failing.add("service_file_send")
+    failed = api.post("/api/apps/shop/addons/postgres/backups/")
+    assert failed.status_code == 409 and "could not do it" in failed.json()["error"]
+    assert Addon.objects.get().busy == "" and not AddonBackup.objects.exists()

@@ -18,6 +18,7 @@ from schemathesis.engine import StopReason, events
 from apps.services import key_add
 from buildpacks.models import Build, BuildState
 from buildpacks.services import build_fail, build_start
+from hosts.drivers.memory import MemoryHostDriver
 from hosts.services import host_register_local
 from scheduler.services import reconcile
 from tests.factories import UserFactory, deploy, make_app, token_for
@@ -110,8 +111,10 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_schema(live_server, seeded):
-    """The schema as the live server serves it, set up for a bounded, repeatable run as the seeded operator."""
+def api_schema(live_server, seeded, monkeypatch):
+    """The schema as the live server serves it, set up for a bounded, repeatable run as the seeded operator. Its
+    attached runs end at once, as nothing feeds them."""
+    monkeypatch.setattr(MemoryHostDriver, "runs_end_at_once", True)
     # Django's test server writes a response in small pieces; with Nagle's algorithm on, each keep-alive request
     # then waits ~40 ms for the client's delayed ACK. Accepted sockets inherit TCP_NODELAY from the listening one.
     live_server.thread.httpd.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

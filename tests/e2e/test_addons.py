@@ -190,7 +190,8 @@ def test_a_redis_addon_serves_a_counter_and_a_backup_restores_it(logged_in):
 def test_one_apps_jobs_cannot_reach_another_apps_addon(logged_in):
     platform = logged_in
     client = docker.from_env()
-    notes_db = client.containers.get(f"paas-{platform.instance()}-notes-addon-postgres")
+    mine = [f"paas.instance={platform.instance()}", "paas.app=notes", "paas.addon=postgres"]
+    [notes_db] = client.containers.list(filters={"label": mine})
     address = next(iter(notes_db.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
     ok(platform.paas("env", "set", "TARGET=postgres.addon.notes.internal:5432", "-a", "counter"))
     assert eventually(lambda: _curl(platform, "counter", "/reach").startswith("unreachable"), timeout=60)

@@ -178,3 +178,58 @@ def test_the_stopped_controller_stopping_cleanly_hands_the_lease_over_at_once(cl
     cluster.controllers[-2].process.send_signal(signal.SIGINT)
     assert cluster.controllers[-2].process.wait(timeout=60) == 0
     assert eventually(lambda: "runs the scheduler now" in standby.log(), timeout=5), standby.log()
+
+
+COUNTER = """
+import os, socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
+
+def incr():
+    url = urlparse(os.environ["REDIS_URL"])
+    with socket.create_connection((url.hostname, url.port), timeout=5) as connection:
+        reader = connection.makefile("rb")
+        for words in (("AUTH", url.password), ("INCR", "hits")):
+            connection.sendall(f"*{len(words)}\\r\\n".encode() + b"".join(
+                f"${len(word)}\\r\\n{word}\\r\\n".encode() for word in words))
+            answer = reader.readline().decode().strip()
+    return answer.lstrip(":")
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"count {incr()} in {os.environ['HOSTNAME']}\\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def test_an_addon_on_an_agents_host_pins_its_apps_jobs_there_and_is_backed_up_through_the_controller(cluster, app):
+    platform = cluster.platform
+    ok(platform.paas("hosts", "drain", "two"))  # the add-on goes to host one (its image is made from its stack)
+    source = platform.root / "counted"
+    source.mkdir()
+    (source / "app.py").write_text(COUNTER)
+    (source / "requirements.txt").write_text("")
+    (source / "Procfile").write_text("web: python app.py\n")
+    commit(platform, source, "a counter")
+    ok(platform.paas("create", "counted", cwd=source))
+    ok(platform.paas("addons", "create", "redis", "-a", "counted"))
+    ok(platform.paas("hosts", "undrain", "two"))
+    push = platform.git("push", "paas", "main", cwd=source)
+    assert push.returncode == 0, push.stderr
+    ok(platform.paas("scale", "web=3", "-a", "counted"))
+    jobs = lambda: [job["host"] for job in platform.paas_json("ps", "-a", "counted") if job["state"] == "up"]  # noqa: E731
+    assert eventually(lambda: jobs() == ["one"] * 3, timeout=90), platform.paas("ps", "-a", "counted").output
+    counts = [eventually(lambda: platform.curl("counted").startswith("count") and platform.curl("counted"))]
+    assert counts[0], platform.paas("logs", "-a", "counted").output
+    ok(platform.paas("addons", "backup", "redis", "-a", "counted"))  # sent by agent one to the controller
+    [backup] = platform.paas_json("addons", "backups", "redis", "-a", "counted")
+    assert backup["size"] > 0
+    assert platform.curl("counted").startswith("count 3 ")
+    ok(platform.paas("addons", "restore", "redis", "b1", "-a", "counted"))  # fetched by agent one from it
+    shown = ok(platform.paas("addons", "redis-cli", "redis", "GET", "hits", "-a", "counted"))  # a run on host one
+    assert shown.splitlines()[-1] == "2", shown
