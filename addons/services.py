@@ -27,6 +27,7 @@ from apps.logs import app_log_event
 from apps.models import App, EventAction
 from apps.services import app_manage_check, event_record
 from hosts.drivers import INTERNAL_DOMAIN, ServiceSpec, host_driver
+from hosts.models import HostState
 from paas.errors import Conflict, InvalidInput, NotFound, PaasError, QuotaExceeded
 
 log = logging.getLogger("paas.addons")
@@ -85,10 +86,18 @@ def addon_spec(addon: Addon) -> ServiceSpec:
         base=base,
         recipe=recipe,
         command=("paas-addon", "serve", addon.kind),
-        env={"PAAS_ADDON_PASSWORD": addon.password},
+        env={"PAAS_ADDON_PASSWORD": addon.password, "PAAS_ADDON_MAXMEMORY": str(_data_memory())},
         aliases=(addon_hostname(addon),),
         memory=settings.PAAS_ADDON_MEMORY,
     )
+
+
+def _data_memory() -> int:
+    """The bytes a Redis server keeps data in: 60% of its memory limit, so that the fork that writes a dump (a
+    backup) fits beside it; past it, writes are refused rather than the server killed."""
+    from formations.services import memory_bytes
+
+    return int(memory_bytes(settings.PAAS_ADDON_MEMORY) * 0.6)
 
 
 def _config_var(kind: str, name: str | None) -> str:
@@ -216,11 +225,19 @@ def _ready_wait(driver, addon: Addon) -> None:
 
 
 def _addon_up(addon: Addon) -> None:
-    """Marks a made add-on up and sets its URL in its app's config, unless it was destroyed meanwhile."""
+    """Marks a made add-on up and sets its URL in its app's config, unless it was destroyed meanwhile, or its config
+    var was set meanwhile (it is left as it is)."""
     from formations.services import config_update
+    from releases.selectors import release_latest
 
     with transaction.atomic():
+        App.objects.select_for_update().filter(pk=addon.app_id).first()
         if not Addon.objects.filter(pk=addon.pk, state=AddonState.CREATING).update(state=AddonState.UP):
+            return
+        latest = release_latest(app=addon.app)
+        if latest is not None and latest.config.get(addon.config_var, addon_url(addon)) != addon_url(addon):
+            told = f"{addon.name} is up; {addon.config_var} was set meanwhile, and is left as it is"
+            app_log_event(addon.app.name, "addons", told)
             return
         release = config_update(app=addon.app, changes={addon.config_var: addon_url(addon)}, actor=addon.created_by)
     version = f" (v{release.version})" if release else ""
@@ -413,9 +430,9 @@ def addon_restore(*, app: App, name: str, backup: str | int, actor) -> AddonBack
 
 def addons_status(app: App, *, sizes: bool = True) -> dict[int, tuple[str, int | None]]:
     """Each add-on's (by id) server state, and data size when asked (it costs the engine a walk of its volumes), as
-    its host reports them; an unreachable host reports none."""
+    its host reports them; a host that is down, or does not answer, reports none."""
     found = {}
-    for host in {addon.host for addon in app.addons.select_related("host")}:
+    for host in {addon.host for addon in app.addons.select_related("host") if addon.host.state == HostState.UP}:
         try:
             driver = host_driver(host)
             states = {status.key: status.state for status in driver.services() if status.app == app.name}

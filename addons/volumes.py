@@ -13,6 +13,7 @@ from apps.logs import app_log_event
 from apps.models import App, EventAction
 from apps.services import app_manage_check, event_record
 from hosts.drivers import VolumeMount
+from hosts.models import HostState
 from paas.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from paas.wakeups import wakeup
 from releases.services import PROCESS_TYPE_PATTERN
@@ -135,7 +136,7 @@ def volumes_with_sizes(app: App) -> list[tuple[Volume, int | None]]:
 
     volumes = list(app.volumes.select_related("host"))
     sizes = {}
-    for host in {volume.host for volume in volumes}:
+    for host in {volume.host for volume in volumes if volume.host.state == HostState.UP}:
         try:
             reported = host_driver(host).volumes(sizes=True)
         except Exception:  # noqa: BLE001 - an unreachable host: sizes unknown

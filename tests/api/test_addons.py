@@ -48,7 +48,7 @@ class TestAddons(AppResourceTests):
         assert latest.version == before + 1
         assert latest.config["DATABASE_URL"] == f"postgres://app:{addon.password}@postgres.addon.shop.internal:5432/app"
         spec = driver.service_specs[addon.pk]
-        assert spec.aliases == ("postgres.addon.shop.internal",) and spec.env == {"PAAS_ADDON_PASSWORD": addon.password}
+        assert spec.aliases == ("postgres.addon.shop.internal",) and spec.env["PAAS_ADDON_PASSWORD"] == addon.password
         assert spec.command == ("paas-addon", "serve", "postgres") and spec.image.startswith("paas/addon:")
         assert Event.objects.filter(app=app, action=EventAction.ADDON_CREATE).exists()
         listed = api.get("/api/apps/shop/addons/").json()
@@ -308,3 +308,16 @@ def test_a_second_backup_while_one_runs_is_refused(api, user, driver, provision_
     failed = api.post("/api/apps/shop/addons/postgres/backups/")
     assert failed.status_code == 409 and "could not do it" in failed.json()["error"]
     assert Addon.objects.get().busy == "" and not AddonBackup.objects.exists()
+
+
+def test_a_config_var_set_while_the_addon_was_made_is_left_as_it_is(api, user, driver, monkeypatch):
+    from formations.services import config_update
+
+    monkeypatch.setattr(services, "_provision_later", lambda addon_id: None)
+    app = make_app("shop", owner=user)
+    deploy(app)
+    addon = services.addon_create(app=app, kind="postgres", actor=user)
+    config_update(app=app, changes={"DATABASE_URL": "postgres://mine/db"}, actor=user)
+    services.addon_provision(addon.pk)
+    assert release_latest(app=app).config["DATABASE_URL"] == "postgres://mine/db"
+    assert Addon.objects.get().state == AddonState.UP
