@@ -1,5 +1,6 @@
 """An in-memory host driver, for unit tests and scale simulations only."""
 
+import hashlib
 import itertools
 import queue
 import tempfile
@@ -282,7 +283,7 @@ class MemoryHostDriver:
         self._maybe_fail("service_file_send")
         self.uploads.append((key, path, url))
         dump = Path(tempfile.mkdtemp()) / "dump"
-        dump.write_bytes(f"dump {len(self.uploads)} of add-on {key}".encode())
+        dump.write_bytes(b"dump " + hashlib.sha256(f"{key}:{len(self.uploads)}".encode()).hexdigest().encode())
         upload_record(url.split("/uploads/")[1].split("?")[0], *blob_put_file(dump))
 
     def service_file_receive(self, key: int, path: str, url: str, digest: str) -> None:
