@@ -37,9 +37,10 @@ IMAGE_REPOSITORY = "paas/addon"
 PORTS = {AddonKind.POSTGRES: 5432, AddonKind.REDIS: 6379}
 DEFAULT_CONFIG_VARS = {AddonKind.POSTGRES: "DATABASE_URL", AddonKind.REDIS: "REDIS_URL"}
 SHELLS = {AddonKind.POSTGRES: "psql", AddonKind.REDIS: "redis-cli"}
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$")  # of an add-on, and of a volume
 _BACKUP_NUMBER = re.compile(r"^[0-9]{1,9}$")
 BACKUP_PATH = "/data/paas-backup"
+CLEAN = ("paas-addon", "clean")
 RESTORE_PATH = "/data/paas-restore"
 READY_SPACING = 0.5  # seconds between asking a new server whether it answers
 RESTARTING_PATIENCE = 30  # seconds a server may keep exiting before its start is given up
@@ -110,7 +111,7 @@ def _validated(app: App, kind: str, name: str | None) -> tuple[str, str]:
     """The add-on's name and config var, once it is clear they can be had."""
     if kind not in AddonKind.values:
         raise InvalidInput(f"no add-on {kind!r}; there are: {', '.join(AddonKind.values)}")
-    if name is not None and not _NAME.fullmatch(name):
+    if name is not None and not NAME_PATTERN.fullmatch(name):
         raise InvalidInput(
             f"{name!r} is not an add-on name: lowercase letters, digits and dashes, starting with a letter "
             "(at most 30), e.g. --as cache"
@@ -280,10 +281,20 @@ def addon_destroy(*, app: App, name: str, confirm: str, actor) -> None:
 
 def _addon_remains_remove(host, key: int, digests: set[str]) -> None:
     backup_blobs_release(digests)
+    storage_remove(host, key, "addon")
+
+
+def storage_remove(host, key: int, kind: str) -> None:
+    """Removes from its host an add-on's server and data (`kind` addon) or a volume (`kind` volume); what cannot be
+    removed now (a host away, a volume a job still holds) the collection removes later, as nothing owns it."""
     try:
-        host_driver(host).service_remove(key)
-    except Exception as error:  # noqa: BLE001 - the collection removes what no add-on owns
-        log.warning("could not remove add-on %s from host %s yet: %s", key, host.name, error)
+        driver = host_driver(host)
+        if kind == "addon":
+            driver.service_remove(key)
+        else:
+            driver.volume_remove(key, kind)
+    except Exception as error:  # noqa: BLE001 - see above
+        log.warning("could not remove %s %s from host %s yet: %s", kind, key, host.name, error)
 
 
 def backup_blobs_release(digests: set[str]) -> None:
@@ -316,7 +327,7 @@ def addon_backup(*, app: App, name: str, actor) -> AddonBackup:
             _exec_checked(driver, addon, ("paas-addon", "backup", addon.kind), "back up")
             _driver_step(lambda: driver.service_file_send(addon.pk, BACKUP_PATH, signed_url(f"uploads/{token}")))
         finally:
-            _clean(driver, addon)
+            _exec_quietly(driver, addon, CLEAN)
         sent = upload_taken(token)
         if sent is None:
             raise Conflict(f"the host of {name} did not send its backup; try again")
@@ -364,22 +375,14 @@ def _driver_step(step):
         raise Conflict(f"the add-on's host could not do it: {str(error)[:500]}") from error
 
 
-def _server_restart(driver, addon: Addon) -> None:
-    """Stops the add-on's server without saving; the engine starts it again, on the dump a restore put in place. The
-    stop ends the container, and the command with it: its outcome is not waited for."""
+def _exec_quietly(driver, addon: Addon, command: tuple[str, ...]) -> None:
+    """Runs a chore in the add-on's container whose outcome does not matter: removing what a backup or a restore
+    left (the next one overwrites it anyway), or stopping a Redis server so that the engine starts it again on a
+    restored dump (the stop ends the container, and the command with it)."""
     try:
-        driver.service_exec(addon.pk, ("paas-addon", "stop", addon.kind))
-    except Exception as error:  # noqa: BLE001 - ended with the container, as expected
-        log.info("the server of %s of %s stopped: %s", addon.name, addon.app.name, error)
-
-
-def _clean(driver, addon: Addon) -> None:
-    """Removes what a backup or a restore left on the add-on's volume; a server that is restarting (a Redis restore)
-    has nothing left to remove."""
-    try:
-        driver.service_exec(addon.pk, ("paas-addon", "clean"))
-    except Exception as error:  # noqa: BLE001 - the next backup or restore overwrites it anyway
-        log.info("could not clean up after %s of %s: %s", addon.name, addon.app.name, error)
+        driver.service_exec(addon.pk, command)
+    except Exception as error:  # noqa: BLE001 - see above
+        log.info("%s in add-on %s of %s: %s", " ".join(command), addon.name, addon.app.name, error)
 
 
 def _exec_checked(driver, addon: Addon, command: tuple[str, ...], doing: str) -> str:
@@ -419,9 +422,9 @@ def addon_restore(*, app: App, name: str, backup: str | int, actor) -> AddonBack
             _driver_step(lambda: driver.service_file_receive(addon.pk, RESTORE_PATH, url, chosen.digest))
             _exec_checked(driver, addon, ("paas-addon", "restore", addon.kind, RESTORE_PATH), "restore")
         finally:
-            _clean(driver, addon)
+            _exec_quietly(driver, addon, CLEAN)
         if addon.kind == AddonKind.REDIS:
-            _server_restart(driver, addon)
+            _exec_quietly(driver, addon, ("paas-addon", "stop", addon.kind))
         _driver_step(lambda: _ready_wait(driver, addon))
     event_record(app=app, actor=actor, action=EventAction.ADDON_RESTORE, detail=f"{name}: b{chosen.number}")
     app_log_event(app.name, "addons", f"{name} restored from b{chosen.number}")

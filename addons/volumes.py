@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from addons.models import Volume
+from addons.services import NAME_PATTERN
 from apps.logs import app_log_event
 from apps.models import App, EventAction
 from apps.services import app_manage_check, event_record
@@ -18,7 +19,6 @@ from paas.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from paas.wakeups import wakeup
 from releases.services import PROCESS_TYPE_PATTERN
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 # Paths a volume may not hide: the app itself, and what the system in the image needs.
 # The first two are refused themselves only (a volume at /app/uploads is fine); the others with all below them.
@@ -58,7 +58,7 @@ def volume_create(*, app: App, name: str, path: str, process_type: str, shared: 
     """Adds a volume to `app`, mounted at `path` into its `process_type` jobs, which restart with it."""
     from addons.placement import app_host_pick
 
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidInput(
             f"{name!r} is not a volume name: lowercase letters, digits and dashes, starting with a letter (at most 30)"
         )

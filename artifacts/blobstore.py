@@ -29,11 +29,18 @@ def _path(digest: str) -> Path:
 
 def blob_put_file(source: Path) -> tuple[str, int]:
     """Stores a copy of the file at `source`; returns its digest and size. Storing twice is a no-op."""
+    with open(source, "rb") as reader:
+        return blob_put_stream(reader)
+
+
+def blob_put_stream(reader) -> tuple[str, int]:
+    """Stores what `reader` (anything with `read(size)`: a file, a request's body) gives until it ends; returns its
+    digest and size."""
     root = _root()
     root.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256()
     size = 0
-    with open(source, "rb") as reader, tempfile.NamedTemporaryFile(dir=root, delete=False) as writer:
+    with tempfile.NamedTemporaryFile(dir=root, delete=False) as writer:
         try:
             while chunk := reader.read(_CHUNK):
                 sha.update(chunk)
@@ -110,10 +117,32 @@ def signed_url_check(path: str, signature: str) -> bool:
 def blob_fetch(digest: str, url: str, *, timeout: float = 60) -> Path:
     """The blob `digest`, fetched from `url` into this store when it does not have it, and kept only when its content
     matches the digest; returns its path."""
-    import urllib.request
-
     if blob_exists(digest):
         return blob_path(digest)
+    root = _root()
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as scratch:
+        download = Path(scratch) / "blob"
+        with open(download, "wb") as writer:
+            url_fetch_checked(url, digest, writer, timeout=timeout)
+        blob_put_file(download)
+    return blob_path(digest)
+
+
+def url_fetch_checked(url: str, digest: str, writer, *, timeout: float = 60) -> int:
+    """Writes what `url` answers into the open file `writer`; refuses it (InvalidInput) unless its SHA-256 is
+    `digest`. Returns its size."""
+    import urllib.request
+
+    sha, size = hashlib.sha256(), 0
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        while chunk := response.read(_CHUNK):
+            sha.update(chunk)
+            writer.write(chunk)
+            size += len(chunk)
+    if f"sha256:{sha.hexdigest()}" != digest:
+        raise InvalidInput(f"the blob fetched for {digest} has digest sha256:{sha.hexdigest()}: refused")
+    return size
     root = _root()
     root.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256()
@@ -149,6 +178,11 @@ def upload_record(token: str, digest: str, size: int) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def upload_used(token: str) -> bool:
+    """Whether a blob was sent under `token` already."""
+    return bool(_UPLOAD_TOKEN.fullmatch(token)) and (Path(settings.DATA_DIR) / "uploads" / token).exists()
 
 
 def upload_taken(token: str) -> tuple[str, int] | None:

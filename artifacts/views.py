@@ -3,15 +3,12 @@ a dependency layer) by digest, and a Docker image artifact's `docker save` archi
 add-on's backup."""
 
 import asyncio
-import tempfile
-from pathlib import Path
 
-from django.conf import settings
 from django.http import Http404, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from artifacts.blobstore import blob_path, blob_put_file, signed_url_check, upload_record
+from artifacts.blobstore import blob_path, blob_put_stream, signed_url_check, upload_record, upload_used
 from artifacts.models import Artifact, ArtifactKind
 from hosts.engine import build_engine
 from paas.errors import InvalidInput, NotFound
@@ -47,15 +44,9 @@ def blob_upload(request, token: str):
     records it under the URL's token, once: the controller reads the digest from there, never from the host."""
     if not signed_url_check(f"uploads/{token}", request.GET.get("s", "")):
         return HttpResponseForbidden(_REFUSED)
-    if (Path(settings.DATA_DIR) / "uploads" / token).exists():
+    if upload_used(token):
         return HttpResponseForbidden("this URL has been used\n")
-    scratch = Path(settings.DATA_DIR) / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=scratch, prefix="upload-") as received:
-        while chunk := request.read(_CHUNK):
-            received.write(chunk)
-        received.flush()
-        digest, size = blob_put_file(Path(received.name))
+    digest, size = blob_put_stream(request)
     if not upload_record(token, digest, size):
         return HttpResponseForbidden("this URL has been used\n")
     return JsonResponse({"digest": digest, "size": size})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from addons.models import AddonBackup
+from addons.services import storage_remove
 from apps.logs import app_log_remove
 from apps.models import App, EventAction
 from apps.services import event_record
@@ -34,7 +35,7 @@ class AppRemains:
     containers: list[tuple[int, str]]
     images: list[str]
     blobs: set[str]
-    storage: list[tuple[Host, int, str, str]]  # (host, id, name, kind) of its add-ons and volumes
+    storage: list[tuple[Host, int, str]]  # (host, id, kind) of its add-ons and volumes
 
 
 def _app_remains(app: App) -> AppRemains:
@@ -43,8 +44,8 @@ def _app_remains(app: App) -> AppRemains:
     blobs = {digest for digests in artifacts.values_list("slug_digest", "layer_digest") for digest in digests}
     blobs |= set(Build.objects.filter(app=app).values_list("source_digest", flat=True))
     blobs |= set(AddonBackup.objects.filter(addon__app=app).values_list("digest", flat=True))
-    storage = [(addon.host, addon.pk, addon.name, "addon") for addon in app.addons.select_related("host")]
-    storage += [(volume.host, volume.pk, volume.name, "volume") for volume in app.volumes.select_related("host")]
+    storage = [(addon.host, addon.pk, "addon") for addon in app.addons.select_related("host")]
+    storage += [(volume.host, volume.pk, "volume") for volume in app.volumes.select_related("host")]
     images = set(artifacts.values_list("image", flat=True)) | _layer_images(app)
     return AppRemains(
         name=app.name,
@@ -110,15 +111,8 @@ def _remove_remains(remains: AppRemains) -> None:
 
 def _app_storage_remove(remains: AppRemains) -> None:
     """Removes the app's add-ons (their servers and data) and volumes, once its jobs are gone."""
-    for host, key, name, kind in remains.storage:
-        try:
-            driver = host_driver(host)
-            if kind == "addon":
-                driver.service_remove(key)
-            else:
-                driver.volume_remove(key, kind)
-        except Exception as error:  # noqa: BLE001 - the collection removes what no add-on or volume owns
-            log.warning("could not remove %s of %s from host %s: %s", name, remains.name, host.name, error)
+    for host, key, kind in remains.storage:
+        storage_remove(host, key, kind)
 
 
 def _app_networks_remove(app_name: str) -> None:

@@ -87,7 +87,7 @@ def reconcile() -> None:
         facts = PassFacts.read()
         for formation in Formation.objects.select_related("app", "release", "releasing"):
             _formation_step(formation, facts)
-        _start_due_jobs(live)
+        _start_due_jobs(live, facts.exclusive)
         _check_health(live)
         _converge_replaced(since=began)
         job_logs_collect(live)
@@ -470,12 +470,12 @@ def _job_stop(job: Job | SlotJob) -> None:
     Job.objects.filter(pk=job.pk).update(state=job.state, updated_at=timezone.now())
 
 
-def _start_due_jobs(live: dict[int, LiveHost]) -> None:
+def _start_due_jobs(live: dict[int, LiveHost], exclusive: set[tuple[int, str]]) -> None:
     """Starts pending jobs, and crashed ones whose backoff has passed, on the least busy live hosts.
 
     The containers start in parallel (the engine calls only); the job rows are saved afterwards, here.
     """
-    placed = _place_due_jobs(live)
+    placed = _place_due_jobs(live, exclusive)
     with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
         outcomes = list(pool.map(lambda start: _container_start(start[0], start[1].driver, start[2]), placed))
     for (job, host, _spec), outcome in zip(placed, outcomes, strict=True):
@@ -483,7 +483,7 @@ def _start_due_jobs(live: dict[int, LiveHost]) -> None:
             _job_started(job, host, outcome)
 
 
-def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobSpec]]:
+def _place_due_jobs(live: dict[int, LiveHost], exclusive: set[tuple[int, str]]) -> list[tuple[Job, LiveHost, JobSpec]]:
     """The jobs due to start, each with the live host placement picks for it (scheduler.placement) and the
     container it runs as. A job no host can take (none up and undrained, none with room or with the tags it
     needs) waits for the next pass."""
@@ -493,7 +493,7 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
         | Q(state=JobState.CRASHED, kind=JobKind.FORMATION)
     ).select_related("app", "release__artifact")
     due = [job for job in due if not (job.restart_at and job.restart_at > now)]
-    due = _exclusive_ones_free(due)
+    due = _exclusive_ones_free(due, exclusive)
     if not due:
         return []
     formations = {row[0]: row[1:] for row in Formation.objects.values_list("app_id", "limits", "constraints")}
@@ -515,20 +515,21 @@ def _place_due_jobs(live: dict[int, LiveHost]) -> list[tuple[Job, LiveHost, JobS
     return placed
 
 
-def _exclusive_ones_free(due: list[Job]) -> list[Job]:
+def _exclusive_ones_free(due: list[Job], exclusive: set[tuple[int, str]]) -> list[Job]:
     """The due jobs without those of a process type whose volume another of its jobs still has (one stopping)."""
-    exclusive = exclusive_process_types() if due else set()
-    if not exclusive:
+    waiting = [job for job in due if job.kind == JobKind.FORMATION and (job.app_id, job.process_type) in exclusive]
+    if not waiting:
         return due
-    holding = (JobState.STARTING, JobState.UP, JobState.STOPPING)
-
-    def waits(job: Job) -> bool:
-        if (job.app_id, job.process_type) not in exclusive or job.kind != JobKind.FORMATION:
-            return False
-        others = Job.objects.filter(app_id=job.app_id, process_type=job.process_type, kind=JobKind.FORMATION)
-        return others.filter(state__in=holding).exclude(pk=job.pk).exclude(container_id="").exists()
-
-    return [job for job in due if not waits(job)]
+    holding = Job.objects.filter(
+        kind=JobKind.FORMATION,
+        app_id__in={job.app_id for job in waiting},
+        state__in=(JobState.STARTING, JobState.UP, JobState.STOPPING),
+    ).exclude(container_id="")
+    holders: dict[tuple[int, str], set[int]] = {}
+    for pk, app_id, process_type in holding.values_list("pk", "app_id", "process_type"):
+        holders.setdefault((app_id, process_type), set()).add(pk)
+    held = {job.pk for job in waiting if holders.get((job.app_id, job.process_type), set()) - {job.pk}}
+    return [job for job in due if job.pk not in held]
 
 
 def _job_claimed(job: Job, host: Host) -> bool:

@@ -7,7 +7,7 @@ its data volume are both `paas-INSTANCE-addon-ID`. Labels say whose they are (ap
 """
 
 import contextlib
-import hashlib
+import dataclasses
 import io
 import logging
 import tarfile
@@ -157,8 +157,6 @@ class DockerServices:
         return ServiceStatus(spec.key, spec.app, spec.name, container.id, "running")
 
     def _service_confinement(self, spec: ServiceSpec) -> dict:
-        import dataclasses
-
         confinement = dataclasses.replace(self.confinement, memory=spec.memory or self.confinement.memory)
         return confinement.options(self.client, self._cpus())
 
@@ -243,10 +241,11 @@ class DockerServices:
     def service_file_receive(self, key: int, path: str, url: str, digest: str) -> None:
         """Fetches the blob into a scratch file (checked against its digest; this host's blob store keeps no copy),
         then hands it to the container as one tar member owned by the app user."""
+        from artifacts.blobstore import url_fetch_checked
         from hosts.drivers.docker import APP_GID, APP_UID
 
         with tempfile.TemporaryFile() as fetched, tempfile.TemporaryFile() as archive:
-            size = _fetch_checked(url, digest, fetched)
+            size = url_fetch_checked(url, digest, fetched, timeout=TRANSFER_TIMEOUT)
             with tarfile.open(fileobj=archive, mode="w") as tar:
                 member = tarfile.TarInfo(Path(path).name)
                 member.size, member.uid, member.gid, member.mode = size, APP_UID, APP_GID, 0o600
@@ -254,19 +253,6 @@ class DockerServices:
                 tar.addfile(member, fetched)
             archive.seek(0)
             self.client.api.put_archive(service_container_name(self.instance, key), str(Path(path).parent), archive)
-
-
-def _fetch_checked(url: str, digest: str, into) -> int:
-    """Writes what `url` answers into the file `into`; refuses it unless its SHA-256 is `digest`. Returns its size."""
-    sha, size = hashlib.sha256(), 0
-    with urllib.request.urlopen(url, timeout=TRANSFER_TIMEOUT) as response:  # noqa: S310 - the controller's
-        while chunk := response.read(1024 * 1024):
-            sha.update(chunk)
-            into.write(chunk)
-            size += len(chunk)
-    if f"sha256:{sha.hexdigest()}" != digest:
-        raise RuntimeError(f"the backup fetched for {digest} has digest sha256:{sha.hexdigest()}: refused")
-    return size
 
 
 def _build_context(recipe: dict[str, str]) -> io.BytesIO:
